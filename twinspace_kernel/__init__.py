@@ -1,0 +1,1 @@
+"""TwinSpace on Jupyter: the core (rights, store, API service, client, apps)."""

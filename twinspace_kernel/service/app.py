@@ -1,0 +1,299 @@
+"""The TwinSpace API service: a Tornado application run as a JupyterHub-managed service."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubOAuthCallbackHandler
+from jupyterhub.utils import url_path_join
+from tornado import httpserver, web
+from traitlets import Float, Integer, List, Unicode, default, validate
+from traitlets.config import Application
+
+from ..store import new_session_factory, sqlite_url
+from .auth import ThrottlePolicy
+from .base import APIError, APIHandler, ServiceContext
+from .notify import Notifier
+from .uploads import FileStore
+
+# Each module ends with a `default_handlers` list of (pattern, handler) relative to
+# the API root; adding a resource is one module plus one line here.
+HANDLER_MODULES = (
+    "meta",
+    "spaces",
+    "pages",
+    "invitations",
+    "pupils",
+    "profiles",
+    "blog",
+    "forum",
+    "wiki",
+    "calendar",
+    "files",
+    "chat",
+    "mail",
+    "activity",
+    "moderation",
+    "privacy",
+    "auth",
+)
+
+API_PREFIX = "api/v1/"
+
+
+def collect_handlers(modules=HANDLER_MODULES) -> list[tuple[str, type]]:
+    handlers = []
+    for name in modules:
+        module = importlib.import_module(f"{__package__}.{name}")
+        handlers.extend(module.default_handlers)
+    return handlers
+
+
+class NotFoundHandler(APIHandler):
+    """Answers JSON 404s for any unknown path under the service."""
+
+    async def prepare(self) -> None:
+        raise APIError(404, "No such endpoint.")
+
+
+class TwinSpaceService(Application):
+    """Serves /services/twinspace/: the only owner of the TwinSpace database and files."""
+
+    name = "twinspace-service"
+    description = __doc__
+
+    aliases = {
+        "data-dir": "TwinSpaceService.data_dir",
+        "db-url": "TwinSpaceService.db_url",
+        "upload-limit": "TwinSpaceService.upload_limit_mb",
+        "port": "TwinSpaceService.port",
+        "ip": "TwinSpaceService.ip",
+        "base-url": "TwinSpaceService.base_url",
+        "config": "TwinSpaceService.config_file",
+        "log-level": "Application.log_level",
+    }
+
+    config_file = Unicode("", config=True, help="A Python config file to load.")
+
+    data_dir = Unicode(
+        config=True,
+        help="""Directory holding the SQLite database (by default) and uploaded files.
+
+        Members must not be able to read it: the service alone owns it.
+        Default: $TWINSPACE_DATA_DIR or ./twinspace-data.
+        """,
+    )
+
+    @default("data_dir")
+    def _default_data_dir(self):
+        return os.environ.get("TWINSPACE_DATA_DIR", str(Path.cwd() / "twinspace-data"))
+
+    db_url = Unicode(
+        config=True,
+        help="""SQLAlchemy URL of the database (e.g. postgresql+psycopg://user@host/db).
+
+        Default: $TWINSPACE_DB_URL or a SQLite file in data_dir.
+        """,
+    )
+
+    @default("db_url")
+    def _default_db_url(self):
+        return os.environ.get("TWINSPACE_DB_URL") or sqlite_url(self.data_dir)
+
+    upload_limit_mb = Float(
+        config=True,
+        help="Largest accepted upload, in megabytes (default $TWINSPACE_UPLOAD_LIMIT_MB or 20).",
+    )
+
+    @default("upload_limit_mb")
+    def _default_upload_limit(self):
+        return float(os.environ.get("TWINSPACE_UPLOAD_LIMIT_MB", 20))
+
+    @validate("upload_limit_mb")
+    def _check_upload_limit(self, proposal):
+        if not 0 < proposal.value <= 1024:
+            raise ValueError("TwinSpaceService.upload_limit_mb must be between 0 and 1024")
+        return proposal.value
+
+    invitation_days = Integer(14, config=True, help="Days an invitation link stays valid.")
+
+    ip = Unicode(config=True, help="Address to listen on (default from JUPYTERHUB_SERVICE_URL).")
+    port = Integer(config=True, help="Port to listen on (default from JUPYTERHUB_SERVICE_URL).")
+    base_url = Unicode(config=True, help="URL prefix (default $JUPYTERHUB_SERVICE_PREFIX).")
+
+    @default("ip")
+    def _default_ip(self):
+        return urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "")).hostname or "127.0.0.1"
+
+    @default("port")
+    def _default_port(self):
+        return urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "")).port or 10101
+
+    @default("base_url")
+    def _default_base_url(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/twinspace/")
+
+    public_url = Unicode(
+        config=True,
+        help="The hub's address as people type it (for invitation links and sheets).",
+    )
+
+    @default("public_url")
+    def _default_public_url(self):
+        return os.environ.get("TWINSPACE_PUBLIC_URL", os.environ.get("JUPYTERHUB_PUBLIC_URL", ""))
+
+    long_poll_max = Float(30.0, config=True, help="Longest long-poll wait, in seconds.")
+    presence_seconds = Float(
+        30.0,
+        config=True,
+        help="""Seconds a member still counts as "in the chat room" after their last poll.
+
+        Keep it above half of long_poll_max: a waiting poll refreshes presence then.
+        """,
+    )
+
+    trusted_services = List(
+        Unicode(),
+        config=True,
+        help="""Hub services allowed to check passwords and read group mirrors.
+
+        The service itself (its own token, which the hub's authenticator uses) is always
+        trusted. Default: $TWINSPACE_TRUSTED_SERVICES (comma-separated).
+        """,
+    )
+
+    @default("trusted_services")
+    def _default_trusted(self):
+        names = os.environ.get("TWINSPACE_TRUSTED_SERVICES", "")
+        return [name for name in names.split(",") if name]
+
+    login_account_threshold = Integer(
+        config=True,
+        help="Failed logins in a row that lock an account ($TWINSPACE_LOGIN_ACCOUNT_THRESHOLD, 5).",
+    )
+    login_address_threshold = Integer(
+        config=True,
+        help="Failed logins in a row that lock a client address, across accounts "
+        "($TWINSPACE_LOGIN_ADDRESS_THRESHOLD, 30).",
+    )
+    login_lock_seconds = Float(
+        config=True,
+        help="First lock's length in seconds; it doubles with each further failure "
+        "($TWINSPACE_LOGIN_LOCK_SECONDS, 60).",
+    )
+    login_lock_max_seconds = Float(3600.0, config=True, help="Longest lock, in seconds.")
+    login_step_delay = Float(
+        config=True,
+        help="Extra pause per consecutive failure before answering, in seconds "
+        "($TWINSPACE_LOGIN_STEP_DELAY, 0.25; at most 2 s).",
+    )
+
+    @default("login_step_delay")
+    def _default_step_delay(self):
+        return float(os.environ.get("TWINSPACE_LOGIN_STEP_DELAY", 0.25))
+
+    @default("login_account_threshold")
+    def _default_account_threshold(self):
+        return int(os.environ.get("TWINSPACE_LOGIN_ACCOUNT_THRESHOLD", 5))
+
+    @default("login_address_threshold")
+    def _default_address_threshold(self):
+        return int(os.environ.get("TWINSPACE_LOGIN_ADDRESS_THRESHOLD", 30))
+
+    @default("login_lock_seconds")
+    def _default_lock_seconds(self):
+        return float(os.environ.get("TWINSPACE_LOGIN_LOCK_SECONDS", 60))
+
+    extra_handler_modules = List(
+        Unicode(), config=True, help="More handler modules (importable names) to serve."
+    )
+
+    def initialize(self, argv=None):
+        super().initialize(argv)
+        if self.config_file:
+            self.load_config_file(self.config_file)
+        logging.getLogger("twinspace").setLevel(self.log_level)
+
+    def make_context(self) -> ServiceContext:
+        data = Path(self.data_dir)
+        data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        limit = int(self.upload_limit_mb * 1024 * 1024)
+        return ServiceContext(
+            sessions=new_session_factory(self.db_url),
+            files=FileStore(data / "files", max_bytes=limit),
+            notifier=Notifier(),
+            upload_limit=limit,
+            invitation_days=self.invitation_days,
+            public_url=self.public_url,
+            long_poll_max=self.long_poll_max,
+            presence_seconds=self.presence_seconds,
+        )
+
+    def make_app(self, ctx: ServiceContext | None = None) -> web.Application:
+        ctx = ctx or self.make_context()
+        prefix = url_path_join(self.base_url, API_PREFIX)
+        handlers = [
+            (url_path_join(prefix, pattern.lstrip("/")), handler)
+            for pattern, handler in collect_handlers(
+                HANDLER_MODULES + tuple(self.extra_handler_modules)
+            )
+        ]
+        handlers.append((url_path_join(self.base_url, "oauth_callback"), HubOAuthCallbackHandler))
+        handlers.append((r".*", NotFoundHandler))
+        return web.Application(
+            handlers,
+            twinspace=ctx,
+            throttle=ThrottlePolicy(
+                account_threshold=self.login_account_threshold,
+                address_threshold=self.login_address_threshold,
+                base_seconds=self.login_lock_seconds,
+                max_seconds=self.login_lock_max_seconds,
+                step_delay=self.login_step_delay,
+            ),
+            trusted_services=frozenset(
+                [os.environ.get("JUPYTERHUB_SERVICE_NAME", "twinspace"), *self.trusted_services]
+            ),
+            api_prefix=prefix,
+            cookie_secret=os.urandom(32),
+            # Uploads arrive as a request body; Tornado's own limit sits just above ours
+            # so ours answers with a clear 413 instead of a dropped connection.
+            xsrf_cookies=False,
+            log_function=_log_request,
+        )
+
+    def start(self):
+        app = self.make_app()
+        limit = app.settings["twinspace"].upload_limit
+        server = httpserver.HTTPServer(
+            app, max_body_size=limit + 1024 * 1024, max_buffer_size=limit + 1024 * 1024
+        )
+        server.listen(self.port, self.ip)
+        self.log.info("TwinSpace service at http://%s:%i%s", self.ip, self.port, self.base_url)
+        asyncio.get_event_loop().run_forever()
+
+
+def _log_request(handler: web.RequestHandler) -> None:
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    logging.getLogger("twinspace.access").log(
+        level,
+        "%d %s %s %.1fms",
+        status,
+        handler.request.method,
+        handler.request.uri.split("?")[0],
+        1000 * handler.request.request_time(),
+    )
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
+    TwinSpaceService.launch_instance(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,550 @@
+"""The base API handler: hub identity, JSON bodies and errors, rights checks, activity."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from http.client import responses
+from typing import Any
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from tornado import web
+
+from .. import rights
+from ..store import models as m
+from .notify import Notifier
+from .uploads import FileStore, UploadRejected, too_large_message
+
+log = logging.getLogger("twinspace.service")
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_type",
+    429: "too_many_requests",
+}
+
+MAX_PAGE = 100
+
+
+class APIError(web.HTTPError):
+    """An error for the client: `message` is shown to people, `extra` joins the JSON."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None, **extra: Any):
+        super().__init__(status, log_message=message)
+        self.message = message
+        self.code = code or ERROR_CODES.get(status, "error")
+        self.extra = extra
+
+
+@dataclass
+class ServiceContext:
+    """What every handler needs, handed over through Tornado settings."""
+
+    sessions: sessionmaker[Session]
+    files: FileStore
+    notifier: Notifier = field(default_factory=Notifier)
+    upload_limit: int = 20 * 1024 * 1024
+    invitation_days: int = 14
+    public_url: str = ""
+    # Seconds after the last poll during which a member still counts as "in the room".
+    presence_seconds: float = 30.0
+    long_poll_max: float = 30.0
+
+
+@dataclass
+class Identity:
+    """Who is calling: a TwinSpace user, a hub admin, a service, or the anonymous public."""
+
+    name: str | None
+    user: m.User | None
+    hub_admin: bool = False
+    kind: str = "public"  # user | service | public
+
+    @property
+    def is_public(self) -> bool:
+        return self.user is None
+
+
+class APIHandler(HubOAuthenticated, web.RequestHandler):
+    """Every endpoint of /api/v1 derives from this class."""
+
+    hub_auth_class = HubOAuth
+    # Most endpoints answer the anonymous public too (published content); those that
+    # never do set this to True.
+    login_required = False
+
+    def initialize(self, **kwargs: Any) -> None:
+        self.ctx: ServiceContext = self.settings["twinspace"]
+        self._db: Session | None = None
+
+    # --- identity ---------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        model = await self.hub_auth.get_user(self, sync=False)
+        token_auth = getattr(self, "_token_authenticated", False)
+        if model and not token_auth and self.request.method not in ("GET", "HEAD"):
+            # Browsers (cookie identity) only download; changes come with a token, so a
+            # forged cross-site form cannot act for a member.
+            raise APIError(403, "Changes need an API token, not a browser cookie.")
+        if model and model.get("kind", "user") == "user":
+            scopes = self.hub_auth.check_scopes(self.hub_auth.access_scopes, model)
+            if not scopes:
+                raise APIError(403, "This token may not use the TwinSpace service.")
+            user = self.db.scalar(select(m.User).where(m.User.name == model["name"]))
+            self.identity = Identity(model["name"], user, bool(model.get("admin")), "user")
+        elif model:
+            self.identity = Identity(model["name"], None, False, "service")
+        elif "Authorization" in self.request.headers:
+            # A token was sent but the hub does not know it: say so rather than serve
+            # the caller as the anonymous public.
+            raise APIError(401, "Your token is not valid (it may have expired): log in again.")
+        else:
+            self.identity = Identity(None, None)
+        if self.login_required and self.identity.kind == "public":
+            raise APIError(401, "Please log in.")
+
+    def check_xsrf_cookie(self) -> None:
+        # Cookie-identified writes are refused in prepare(); token calls need no XSRF.
+        return
+
+    @property
+    def me(self) -> m.User:
+        """The calling TwinSpace user; 401/403 when there is none."""
+        if self.identity.user is None:
+            if self.identity.kind == "public":
+                raise APIError(401, "Please log in.")
+            raise APIError(403, f"{self.identity.name} has no TwinSpace account.")
+        return self.identity.user
+
+    def require_trusted_service(self, message: str) -> None:
+        """Only the hub's own services (configured as trusted) get past this."""
+        ident = self.identity
+        if not (ident.kind == "service" and ident.name in self.settings["trusted_services"]):
+            raise APIError(403, message)
+
+    def require_hub_admin(self) -> None:
+        if not self.identity.hub_admin:
+            raise APIError(403, "Only hub administrators may do this.")
+
+    # --- database ---------------------------------------------------------------------
+
+    @property
+    def db(self) -> Session:
+        if self._db is None:
+            self._db = self.ctx.sessions()
+        return self._db
+
+    def on_finish(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def load(self, model: type, object_id: int | str, what: str | None = None):
+        """Fetch a row by primary key or answer 404 naming what was missing."""
+        try:
+            key = int(object_id)
+        except (TypeError, ValueError):
+            key = None
+        obj = self.db.get(model, key) if key is not None else None
+        if obj is None:
+            raise APIError(404, f"No such {what or model.__tablename__.rstrip('s')}.")
+        return obj
+
+    def load_space(self, slug: str) -> m.Space:
+        space = self.db.scalar(select(m.Space).where(m.Space.slug == slug))
+        if space is None:
+            raise APIError(404, f"No such space: {slug}.")
+        return space
+
+    def load_user(self, name: str) -> m.User:
+        user = self.db.scalar(select(m.User).where(m.User.name == name))
+        if user is None:
+            raise APIError(404, f"No such member: {name}.")
+        return user
+
+    def app_context(self, app_id, kind: str | None = None):
+        """(app, page, space) for an application id; 404 if it is not of `kind`."""
+        app = self.load(m.AppInstance, app_id, "application")
+        if kind is not None and app.kind != kind:
+            raise APIError(404, f"Application {app.id} is not a {kind}.")
+        return app, app.page, app.page.space
+
+    # --- rights -----------------------------------------------------------------------
+
+    def role_in(self, space: m.Space) -> str:
+        """The caller's role in `space`, or "public"."""
+        user = self.identity.user
+        if user is None:
+            return "public"
+        role = self.db.scalar(
+            select(m.Membership.role).where(
+                m.Membership.space_id == space.id, m.Membership.user_id == user.id
+            )
+        )
+        return role or "public"
+
+    def may(
+        self,
+        space: m.Space,
+        action: str,
+        section: str,
+        *,
+        published: bool = False,
+        own: bool = True,
+        role: str | None = None,
+    ) -> bool:
+        role = role or self.role_in(space)
+        return rights.allowed(role, action, section, state=space.state, published=published,
+                              own=own)
+
+    def require(
+        self,
+        space: m.Space,
+        action: str,
+        section: str,
+        *,
+        published: bool = False,
+        own: bool = True,
+    ) -> str:
+        """Answer 401/403/404 unless the caller may do `action`; return their role."""
+        role = self.role_in(space)
+        if self.may(space, action, section, published=published, own=own, role=role):
+            return role
+        if space.state == "closed" and role != rights.TA:
+            # A closed space is not shown at all to those who may not see it.
+            raise APIError(404, f"No such space: {space.slug}.")
+        if role == "public":
+            if self.identity.kind == "public":
+                raise APIError(401, "Please log in.")
+            raise APIError(403, "You are not a member of this space.")
+        raise APIError(403, rights.explain(role, action, section, state=space.state))
+
+    def page_published(self, page: m.Page | None, space: m.Space) -> bool:
+        """Whether the public may see `page` (or the space's home when `page` is None)."""
+        return space.public and (page is None or page.published)
+
+    def require_page(self, page: m.Page, action: str = "view") -> str:
+        return self.require(
+            page.space, action, page.section, published=self.page_published(page, page.space)
+        )
+
+    def require_edit(self, space: m.Space, section: str, author_id: int | None) -> str:
+        """Authors edit their own content; moderators anything they moderate."""
+        role = self.role_in(space)
+        is_author = self.identity.user is not None and author_id == self.identity.user.id
+        if rights.may_edit(role, section, is_author=is_author, state=space.state):
+            return role
+        self.require(space, "view", section)
+        if space.state != "open":
+            raise APIError(403, rights.explain(role, "post", section, state=space.state))
+        raise APIError(403, "You may only edit or delete your own content.")
+
+    # --- activity ---------------------------------------------------------------------
+
+    def record(
+        self,
+        space: m.Space,
+        verb: str,
+        section: str,
+        *,
+        page: m.Page | None = None,
+        obj: Any = None,
+        summary: str = "",
+    ) -> m.ActivityEvent:
+        """Add a line to Latest activities (committed with the caller's change)."""
+        event = m.ActivityEvent(
+            space_id=space.id,
+            actor_id=self.identity.user.id if self.identity.user else None,
+            verb=verb,
+            section=section,
+            page_id=page.id if page else None,
+            object_type=type(obj).__tablename__ if obj is not None else "",
+            object_id=getattr(obj, "id", None),
+            summary=summary[:300],
+        )
+        self.db.add(event)
+        return event
+
+    def delete_blobs(self, keys) -> None:
+        """Delete stored files whose rows are gone (after the commit, never before)."""
+        for key in keys:
+            if not key:
+                continue
+            try:
+                self.ctx.files.delete(key)
+            except OSError as e:
+                # The row is gone already; an orphan file is harmless, but say so.
+                log.warning("Could not delete stored file %s: %s", key, e)
+
+    def commit(self, *notify_keys: str) -> None:
+        """Commit, then wake long-polls waiting on `notify_keys`."""
+        self.db.commit()
+        for key in notify_keys:
+            self.ctx.notifier.notify(key)
+
+    # --- input ------------------------------------------------------------------------
+
+    def json_body(self) -> dict[str, Any]:
+        if not self.request.body:
+            return {}
+        try:
+            body = json.loads(self.request.body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise APIError(400, f"The request body is not valid JSON: {e}") from None
+        if not isinstance(body, dict):
+            raise APIError(400, "The request body must be a JSON object.")
+        return body
+
+    def field(self, body: dict, name: str, kind: type = str, *, default: Any = ..., **check):
+        """body[name] checked for type; 400 with a message naming the field."""
+        if name not in body or body[name] is None:
+            if default is ...:
+                raise APIError(400, f"'{name}' is required.")
+            return default
+        value = body[name]
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            raise APIError(400, f"'{name}' must be a {kind.__name__}.")
+        if kind is str:
+            value = value.strip()
+            max_len = check.get("max_len", 10_000)
+            if not value and not check.get("allow_empty", False):
+                raise APIError(400, f"'{name}' must not be empty.")
+            if len(value) > max_len:
+                raise APIError(400, f"'{name}' is too long (at most {max_len} characters).")
+        if "choices" in check and value not in check["choices"]:
+            raise APIError(400, f"'{name}' must be one of: {', '.join(check['choices'])}.")
+        return value
+
+    def int_arg(self, name: str, default: int | None = None, *, low=0, high=None) -> int | None:
+        raw = self.get_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise APIError(400, f"'{name}' must be a whole number.") from None
+        if value < low or (high is not None and value > high):
+            raise APIError(400, f"'{name}' must be between {low} and {high}.")
+        return value
+
+    def float_arg(self, name: str, default: float = 0.0, *, high: float) -> float:
+        raw = self.get_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise APIError(400, f"'{name}' must be a number.") from None
+        return max(0.0, min(value, high))
+
+    def keyset(self, query, id_column, *, newest_first: bool = True):
+        """Apply ?before=/?after=/?limit= keyset pagination to `query` on `id_column`.
+
+        Returns (rows, next_cursor). Keyset pagination keeps every page as cheap
+        as the first, however long the feed grows (FEATURES F15).
+        """
+        limit = self.int_arg("limit", 50, low=1, high=MAX_PAGE)
+        before = self.int_arg("before")
+        after = self.int_arg("after")
+        if before is not None:
+            query = query.where(id_column < before)
+        if after is not None:
+            query = query.where(id_column > after)
+        order = id_column.desc() if newest_first and after is None else id_column.asc()
+        rows = list(self.db.scalars(query.order_by(order).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = None
+        if more and rows:
+            cursor = rows[-1].id
+        return rows, cursor
+
+    # --- output -----------------------------------------------------------------------
+
+    def write_json(self, obj: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(obj, default=_json_default))
+
+    def no_content(self) -> None:
+        """Answer 204: done, nothing to say (deletions)."""
+        self.set_status(204)
+        self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        body: dict[str, Any]
+        if isinstance(exc, APIError):
+            body = {"error": exc.code, "message": exc.message, **exc.extra}
+        elif isinstance(exc, web.HTTPError) and status_code < 500:
+            message = exc.log_message or responses.get(status_code, "Error")
+            if exc.args and "%" in message:
+                message = message % exc.args
+            body = {"error": ERROR_CODES.get(status_code, "error"), "message": message}
+        else:
+            if exc is not None:
+                log.error("Unhandled error:\n%s", "".join(traceback.format_exception(exc)))
+            body = {
+                "error": "internal_error",
+                "message": "The TwinSpace service had an internal error; it has been logged.",
+            }
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(body))
+
+    def user_brief(self, user: m.User | None, *, viewer_role: str | None = None) -> dict | None:
+        """How an author is shown; the public never sees a pupil's full name (F31)."""
+        if user is None:
+            return None
+        public = (viewer_role or ("public" if self.identity.is_public else "member")) == "public"
+        if public and user.kind == "pupil":
+            return {"name": None, "display_name": "A pupil", "kind": "pupil"}
+        return user_fields(user)
+
+    def author(self, author_id: int | None, viewer_role: str | None = None) -> dict | None:
+        user = self.db.get(m.User, author_id) if author_id else None
+        return self.user_brief(user, viewer_role=viewer_role)
+
+
+def user_fields(user: m.User) -> dict:
+    """Who someone is, as members see it."""
+    return {
+        "name": user.name,
+        "display_name": user.display_name,
+        "kind": user.kind,
+        "school": user.school,
+        "country": user.country,
+    }
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, dt.datetime):
+        if obj.tzinfo is None:
+            obj = obj.replace(tzinfo=dt.UTC)
+        return obj.isoformat()
+    if isinstance(obj, dt.date):
+        return obj.isoformat()
+    raise TypeError(f"Cannot serialize {type(obj).__name__}")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite returns naive datetimes: read them as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+# How far over the upload limit a body is still read (and dropped) to answer a clean 413.
+DRAIN_SLACK = 16 * 1024 * 1024
+
+
+@web.stream_request_body
+class UploadHandler(APIHandler):
+    """Receives a raw file body (streamed), checking rights and size before keeping it.
+
+    The file name comes in `?filename=`; the body is the file's bytes. A refusal found
+    before or while the body arrives (401, 403, 404, 413) is answered only once the body
+    has been read and dropped: answering mid-upload makes the hub's proxy report a broken
+    connection (503) instead of our message. Bodies far over the limit are cut off at once.
+    Subclasses put their rights checks in `check_upload(**path_kwargs)`; the upload
+    method reads `upload_bytes` (which raises any refusal) before doing anything else.
+    """
+
+    upload_methods = ("POST", "PUT")
+
+    async def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._received = 0
+        self._refusal: APIError | None = None
+        limit = self.ctx.upload_limit
+        self._drain_limit = max(2 * limit, limit + DRAIN_SLACK)
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            self._refusal = APIError(413, too_large_message(int(length), limit))
+            if int(length) > self._drain_limit:
+                raise self._refusal  # too much to read just to say no
+        if self.request.method not in self.upload_methods:
+            self.raise_refusal()
+            await super().prepare()
+            return
+        self.request.connection.set_max_body_size(self._drain_limit)
+        try:
+            await super().prepare()
+            if self._refusal is None:
+                self.check_upload(**self.path_kwargs)
+        except APIError as e:
+            self._refusal = self._refusal or e
+        self.db.rollback()  # hold no transaction open while the body streams in
+
+    def check_upload(self, **path_kwargs: Any) -> None:
+        """Rights checks to make before the body arrives (raise APIError to refuse)."""
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        limit = self.ctx.upload_limit
+        if self._received > limit and self._refusal is None:
+            self._refusal = APIError(413, too_large_message(self._received, limit))
+        if self._refusal is not None:
+            self._chunks = []  # read and dropped: nothing of a refused upload is kept
+            if self._received > self._drain_limit:
+                raise self._refusal
+            return
+        self._chunks.append(chunk)
+
+    def raise_refusal(self) -> None:
+        if self._refusal is not None:
+            raise self._refusal
+
+    @property
+    def upload_bytes(self) -> bytes:
+        self.raise_refusal()
+        data = b"".join(self._chunks)
+        if not data:
+            raise APIError(400, "The upload is empty.")
+        return data
+
+    def upload_filename(self) -> str:
+        name = self.get_argument("filename", "").strip()
+        if not name:
+            raise APIError(400, "'filename' is required.")
+        return name
+
+    async def store(self, method: str, data: bytes, filename: str, **kwargs: Any):
+        """Run a FileStore method off the event loop (images are decoded and re-encoded);
+        its refusals become API errors."""
+        fn = functools.partial(getattr(self.ctx.files, method), data, filename, **kwargs)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, fn)
+        except UploadRejected as e:
+            raise APIError(e.status, e.message) from None
+
+    def commit_or_forget(self, keys: list[str | None], *notify: str) -> None:
+        """Commit the new row; if that fails, delete the files so nothing stays half-stored."""
+        try:
+            self.commit(*notify)
+        except BaseException:
+            self.db.rollback()
+            self.delete_blobs(keys)
+            raise
+
+    def json_body(self) -> dict[str, Any]:
+        if self.request.method in self.upload_methods:
+            raise APIError(400, "This endpoint takes the file itself as the request body.")
+        return super().json_body()

@@ -1,0 +1,299 @@
+"""Chat rooms, live messages and who is in the room now (F28), supervised rooms (F29)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from .. import rights
+from ..store import models as m
+from .base import MAX_PAGE, APIError, APIHandler, as_utc, utcnow
+
+SECTION = "chat"
+MAX_BODY = 2000
+SUPERVISED = "This room is supervised: pupils can write only while a teacher is here."
+
+
+class ChatBase(APIHandler):
+    """Loading rooms, presence and the supervised-room rule shared by the chat handlers."""
+
+    def load_room(self, room_id) -> tuple[m.ChatRoom, m.Space]:
+        room = self.load(m.ChatRoom, room_id, "chat room")
+        return room, self.db.get(m.Space, room.space_id)
+
+    def present(self, room: m.ChatRoom) -> list[dict]:
+        """Members whose presence in `room` is fresher than ctx.presence_seconds."""
+        since = utcnow() - dt.timedelta(seconds=self.ctx.presence_seconds)
+        rows = self.db.execute(
+            select(m.User, m.Membership.role)
+            .join(m.ChatPresence, m.ChatPresence.user_id == m.User.id)
+            .join(
+                m.Membership,
+                (m.Membership.user_id == m.User.id) & (m.Membership.space_id == room.space_id),
+            )
+            .where(m.ChatPresence.room_id == room.id, m.ChatPresence.last_seen > since)
+            .order_by(m.User.display_name, m.User.id)
+        )
+        return [{**self.user_brief(user), "role": role} for user, role in rows]
+
+    @staticmethod
+    def teacher_present(present: list[dict]) -> bool:
+        # Supervision (F29) is about who is in the room: teachers supervise.
+        return any(p["role"] in rights.TEACHER_ROLES for p in present)
+
+    def supervised_block(self, room: m.ChatRoom, role: str, present: list[dict]) -> bool:
+        """True when the supervised-room rule keeps `role` from writing now."""
+        return rights.supervised_chat_blocks(
+            role, supervised=room.supervised, present_roles=[p["role"] for p in present]
+        )
+
+    @property
+    def fresh_enough(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.ctx.presence_seconds / 6)
+
+    def touch(self, room_id: int, user_id: int) -> bool:
+        """Refresh the caller's presence (committed); True if they just arrived."""
+        since = utcnow() - dt.timedelta(seconds=self.ctx.presence_seconds)
+        for _attempt in range(3):
+            now = utcnow()
+            row = self.db.scalar(
+                select(m.ChatPresence).where(
+                    m.ChatPresence.room_id == room_id, m.ChatPresence.user_id == user_id
+                )
+            )
+            arrived = row is None or as_utc(row.last_seen) <= since
+            if not arrived and now - as_utc(row.last_seen) < self.fresh_enough:
+                return False  # refreshed a moment ago: spare the write
+            if row is None:
+                self.db.add(m.ChatPresence(room_id=room_id, user_id=user_id, last_seen=now))
+            else:
+                row.last_seen = now
+            try:
+                self.db.commit()
+            except IntegrityError:
+                # Another request of the same member inserted it first: update instead.
+                self.db.rollback()
+                continue
+            if arrived:
+                self.ctx.notifier.notify(f"room:{room_id}")
+            return arrived
+        raise APIError(409, "Could not record your presence in the room; please try again.")
+
+    def check_free(self, space_id: int, name: str, room_id: int | None = None) -> None:
+        other = self.db.scalar(
+            select(m.ChatRoom.id).where(m.ChatRoom.space_id == space_id, m.ChatRoom.name == name)
+        )
+        if other is not None and other != room_id:
+            raise APIError(409, f"There is already a room called {name}.")
+
+    def room_json(self, room: m.ChatRoom, *, with_presence: bool = True) -> dict:
+        body = {
+            "id": room.id,
+            "space": self.db.get(m.Space, room.space_id).slug,
+            "name": room.name,
+            "supervised": room.supervised,
+            "created_at": room.created_at,
+        }
+        if with_presence:
+            present = self.present(room)
+            body["present"] = present
+            body["teacher_present"] = self.teacher_present(present)
+        return body
+
+    def message_json(self, msg: m.ChatMessage) -> dict:
+        return {
+            "id": msg.id,
+            "room_id": msg.room_id,
+            "body": msg.body,
+            "author": self.author(msg.author_id),
+            "created_at": msg.created_at,
+            "hidden": msg.hidden,
+        }
+
+
+class RoomsHandler(ChatBase):
+    def get(self, slug):
+        """The chat rooms of a space, with who is in each room now."""
+        space = self.load_space(slug)
+        self.require(space, "view", SECTION)
+        rooms = self.db.scalars(
+            select(m.ChatRoom).where(m.ChatRoom.space_id == space.id).order_by(m.ChatRoom.id)
+        )
+        self.write_json({"items": [self.room_json(r) for r in rooms], "next": None})
+
+    def post(self, slug):
+        """Open a chat room (teachers): {name, supervised?}."""
+        space = self.load_space(slug)
+        self.require(space, "manage_pages", SECTION)
+        body = self.json_body()
+        name = self.field(body, "name", max_len=120)
+        supervised = self.field(body, "supervised", bool, default=False)
+        self.check_free(space.id, name)
+        room = m.ChatRoom(
+            space_id=space.id, name=name, supervised=supervised, created_by_id=self.me.id
+        )
+        self.db.add(room)
+        self.db.flush()
+        self.record(space, "chat.room", SECTION, obj=room, summary=name)
+        self.commit(f"space:{space.id}")
+        self.write_json(self.room_json(room), 201)
+
+
+class RoomHandler(ChatBase):
+    def get(self, room_id):
+        """One chat room, with who is in it now."""
+        room, space = self.load_room(room_id)
+        self.require(space, "view", SECTION)
+        self.write_json(self.room_json(room))
+
+    def patch(self, room_id):
+        """Rename a room or change whether it is supervised (teachers)."""
+        room, space = self.load_room(room_id)
+        self.require(space, "manage_pages", SECTION)
+        body = self.json_body()
+        if "name" in body:
+            name = self.field(body, "name", max_len=120)
+            self.check_free(space.id, name, room.id)
+            room.name = name
+        if "supervised" in body:
+            room.supervised = self.field(body, "supervised", bool)
+        self.record(space, "chat.room_update", SECTION, obj=room, summary=room.name)
+        self.commit(f"space:{space.id}", f"room:{room.id}")
+        self.write_json(self.room_json(room))
+
+    def delete(self, room_id):
+        """Delete a room and its messages (teachers); a space keeps at least one room."""
+        room, space = self.load_room(room_id)
+        self.require(space, "manage_pages", SECTION)
+        count = self.db.scalar(
+            select(func.count()).select_from(m.ChatRoom).where(m.ChatRoom.space_id == space.id)
+        )
+        if count <= 1:
+            raise APIError(409, "A space keeps at least one chat room.")
+        self.record(space, "chat.room_delete", SECTION, summary=room.name)
+        rid = room.id
+        self.db.delete(room)
+        self.commit(f"space:{space.id}", f"room:{rid}")
+        self.no_content()
+
+
+class MessagesHandler(ChatBase):
+    async def get(self, room_id):
+        """Messages of a room; `?after=<id>&wait=<s>` long-polls for new ones.
+
+        Without `after`: the newest `limit` messages (or those before `?before=`), oldest
+        first. With `after`: messages newer than it, waiting up to `wait` seconds for one
+        when there are none yet. Every call refreshes the caller's presence in the room.
+        """
+        room, space = self.load_room(room_id)
+        role = self.require(space, "view", SECTION)
+        user_id = self.me.id
+        rid = room.id
+        limit = self.int_arg("limit", 50, low=1, high=MAX_PAGE)
+        after = self.int_arg("after")
+        before = self.int_arg("before")
+        wait = self.float_arg("wait", 0, high=self.ctx.long_poll_max)
+        moderator = self.may(space, "moderate", SECTION, role=role)
+        deadline = time.monotonic() + wait
+        last_touch = time.monotonic()
+        self.touch(rid, user_id)
+        seen_present = None
+        while True:
+            room = self.db.scalar(select(m.ChatRoom).where(m.ChatRoom.id == rid))
+            if room is None:
+                raise APIError(404, "No such chat room.")
+            present = self.present(room)
+            signature = [p["name"] for p in present]
+            rows, more = self._messages(rid, after, before, limit, moderator)
+            remaining = deadline - time.monotonic()
+            if after is None or rows or remaining <= 0:
+                break
+            if seen_present is not None and signature != seen_present:
+                break  # someone came in or left: tell the waiting member
+            seen_present = signature
+            # End the transaction so the next read sees a fresh snapshot (PostgreSQL)
+            # and the connection goes back to the pool while we wait.
+            self.db.rollback()
+            await self.ctx.notifier.wait(f"room:{rid}", remaining)
+            if self.request.connection.stream.closed():
+                return
+            if time.monotonic() - last_touch > self.ctx.presence_seconds / 2:
+                last_touch = time.monotonic()
+                self.touch(rid, user_id)
+        if after is not None:
+            last_id = rows[-1].id if rows else after
+        else:
+            newest = self.db.scalar(
+                select(func.max(m.ChatMessage.id)).where(m.ChatMessage.room_id == rid)
+            )
+            last_id = newest or 0
+        self.write_json(
+            {
+                "items": [self.message_json(msg) for msg in rows],
+                "next": rows[0].id if more and after is None and rows else None,
+                "last_id": last_id,
+                "present": present,
+                "teacher_present": self.teacher_present(present),
+                "supervised": room.supervised,
+                "can_post": self.may(space, "chat", SECTION, role=role)
+                and not self.supervised_block(room, role, present),
+            }
+        )
+
+    def _messages(self, rid, after, before, limit, moderator):
+        query = select(m.ChatMessage).where(m.ChatMessage.room_id == rid)
+        if not moderator:
+            query = query.where(m.ChatMessage.hidden.is_(False))
+        if before is not None:
+            query = query.where(m.ChatMessage.id < before)
+        if after is not None:
+            query = query.where(m.ChatMessage.id > after).order_by(m.ChatMessage.id)
+            rows = list(self.db.scalars(query.limit(limit + 1)))
+            return rows[:limit], len(rows) > limit
+        rows = list(self.db.scalars(query.order_by(m.ChatMessage.id.desc()).limit(limit + 1)))
+        more = len(rows) > limit
+        return rows[:limit][::-1], more
+
+    def post(self, room_id):
+        """Post a message (plain text, at most 2000 characters)."""
+        room, space = self.load_room(room_id)
+        role = self.require(space, "chat", SECTION)
+        body = self.field(self.json_body(), "body", max_len=MAX_BODY)
+        self.touch(room.id, self.me.id)
+        if self.supervised_block(room, role, self.present(room)):
+            raise APIError(403, SUPERVISED)
+        msg = m.ChatMessage(room_id=room.id, author_id=self.me.id, body=body)
+        self.db.add(msg)
+        # No Latest-activities line per message: the chat is its own live view.
+        self.commit(f"room:{room.id}", f"space:{space.id}")
+        self.write_json(self.message_json(msg), 201)
+
+
+class PresenceHandler(ChatBase):
+    def post(self, room_id):
+        """Join a room or say you are still there (heartbeat)."""
+        room, space = self.load_room(room_id)
+        self.require(space, "view", SECTION)
+        self.touch(room.id, self.me.id)
+        self.write_json(self.room_json(room))
+
+    def delete(self, room_id):
+        """Leave a room."""
+        room, space = self.load_room(room_id)
+        self.require(space, "view", SECTION)
+        row = self.db.get(m.ChatPresence, (room.id, self.me.id))
+        if row is not None:
+            self.db.delete(row)
+            self.commit(f"room:{room.id}")
+        self.no_content()
+
+
+default_handlers = [
+    (r"/spaces/(?P<slug>[^/]+)/rooms", RoomsHandler),
+    (r"/rooms/(?P<room_id>[^/]+)", RoomHandler),
+    (r"/rooms/(?P<room_id>[^/]+)/messages", MessagesHandler),
+    (r"/rooms/(?P<room_id>[^/]+)/presence", PresenceHandler),
+]

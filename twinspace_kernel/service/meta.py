@@ -1,0 +1,222 @@
+"""Service-wide endpoints: health, the caller's identity, accounts, the OpenAPI document."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+from sqlalchemy import select
+
+from .. import rights
+from ..passwords import PasswordError, check_member_password, hash_password
+from ..store import models as m
+from .base import APIError, APIHandler
+
+USER_KINDS = ("teacher", "pupil", "visitor")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+class HealthHandler(APIHandler):
+    """Liveness: answers without identity so the hub and clients can wait for it."""
+
+    async def prepare(self) -> None:
+        return
+
+    def get(self):
+        """Is the service up?"""
+        self.write_json({"status": "ok"})
+
+
+class MeHandler(APIHandler):
+    def get(self):
+        """Who is calling, with their spaces and roles (from the store, never the hub cache)."""
+        ident = self.identity
+        body = {"kind": ident.kind, "name": ident.name, "hub_admin": ident.hub_admin}
+        if ident.user is not None:
+            rows = self.db.execute(
+                select(m.Space, m.Membership.role)
+                .join(m.Membership, m.Membership.space_id == m.Space.id)
+                .where(m.Membership.user_id == ident.user.id)
+                .order_by(m.Space.title)
+            )
+            body["user"] = user_json(ident.user)
+            body["spaces"] = [
+                {"slug": s.slug, "title": s.title, "state": s.state, "role": role}
+                for s, role in rows
+                if s.state != "closed" or role == rights.TA
+            ]
+        self.write_json(body)
+
+    def delete(self):
+        """Erase your account and personal data (`confirm` must be your username)."""
+        from .privacy import erase_own_account
+
+        erase_own_account(self)
+        self.no_content()
+
+
+class UsersHandler(APIHandler):
+    login_required = True
+
+    def post(self):
+        """Create a teacher or visitor account (hub administrators)."""
+        self.require_hub_admin()
+        body = self.json_body()
+        name = self.field(body, "name", max_len=63).lower()
+        if not USERNAME_RE.match(name):
+            raise APIError(
+                400, "A username uses lowercase letters, digits, '.', '_' or '-' (2–63)."
+            )
+        kind = self.field(body, "kind", choices=USER_KINDS, default="teacher")
+        if self.db.scalar(select(m.User.id).where(m.User.name == name)):
+            raise APIError(409, f"The username {name} is taken.")
+        email = self.field(body, "email", default=None, max_len=254)
+        if email and self.db.scalar(select(m.User.id).where(m.User.email == email)):
+            raise APIError(409, f"An account already uses {email}.")
+        user = m.User(
+            name=name,
+            kind=kind,
+            display_name=self.field(body, "display_name", default=name, max_len=120),
+            school=self.field(body, "school", default="", max_len=160, allow_empty=True),
+            country=self.field(body, "country", default="", max_len=64, allow_empty=True),
+            email=email,
+            locale=self.field(body, "locale", default="en", choices=("en", "fr", "de")),
+        )
+        password = self.field(body, "password", default=None, max_len=200)
+        if password is not None:
+            try:
+                check_member_password(password)
+            except PasswordError as e:
+                raise APIError(400, str(e)) from None
+            user.password_hash = hash_password(password)
+        self.db.add(user)
+        self.db.commit()
+        self.write_json(user_json(user), 201)
+
+
+class UserHandler(APIHandler):
+    login_required = True
+
+    def get(self, name):
+        """An account (yourself, or anyone for hub administrators)."""
+        if not self.identity.hub_admin and name != self.identity.name:
+            raise APIError(403, "You may only look at your own account.")
+        self.write_json(user_json(self.load_user(name)))
+
+
+def user_json(user: m.User) -> dict:
+    return {
+        "name": user.name,
+        "kind": user.kind,
+        "display_name": user.display_name,
+        "school": user.school,
+        "country": user.country,
+        "email": user.email,
+        "locale": user.locale,
+        "created_at": user.created_at,
+    }
+
+
+class OpenAPIHandler(APIHandler):
+    """The OpenAPI 3 document, built from the routes actually served."""
+
+    async def prepare(self) -> None:
+        return
+
+    def get(self):
+        """This API's OpenAPI 3 description."""
+        self.write_json(openapi_document(self.application))
+
+
+METHODS = ("get", "post", "put", "patch", "delete")
+PATH_PARAM = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
+def openapi_path(pattern: str) -> str:
+    """'/spaces/(?P<slug>[^/]+)' -> '/spaces/{slug}'."""
+    path = PATH_PARAM.sub(lambda match: "{" + match.group(1) + "}", pattern)
+    return path.rstrip("$").replace("\\.", ".")
+
+
+def served_operations(handlers) -> dict[str, dict[str, type]]:
+    """{openapi path: {method: handler}} for every method a handler defines itself."""
+    paths: dict[str, dict[str, type]] = {}
+    for pattern, handler in handlers:
+        if openapi_path(pattern) in paths:
+            continue  # Tornado serves a path with its first matching route
+        methods = {}
+        for method in METHODS:
+            for klass in handler.__mro__:
+                if klass is APIHandler:
+                    break
+                if method in vars(klass):
+                    methods[method] = handler
+                    break
+        paths[openapi_path(pattern)] = methods
+    return paths
+
+
+def openapi_document(application) -> dict:
+    from .app import HANDLER_MODULES, collect_handlers
+
+    paths = {}
+    for path, methods in served_operations(collect_handlers(HANDLER_MODULES)).items():
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", path)
+        ]
+        operations = {}
+        for method, handler in methods.items():
+            doc = inspect.getdoc(getattr(handler, method)) or handler.__name__
+            summary, _, details = doc.partition("\n")
+            operation = {
+                "summary": summary.strip(),
+                "operationId": f"{method}_{handler.__name__}",
+                "tags": [handler.__module__.rsplit(".", 1)[-1]],
+                "responses": {
+                    "200": {"description": "Success (201 when created)."},
+                    "default": {
+                        "description": "Error",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
+                },
+            }
+            if details.strip():
+                operation["description"] = details.strip()
+            if params:
+                operation["parameters"] = params
+            operations[method] = operation
+        paths[path] = operations
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "TwinSpace API", "version": "1"},
+        "servers": [{"url": application.settings.get("api_prefix", "/")}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "hubToken": {"type": "apiKey", "in": "header", "name": "Authorization"}
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+        },
+        "security": [{"hubToken": []}, {}],
+    }
+
+
+default_handlers = [
+    (r"/health", HealthHandler),
+    (r"/me", MeHandler),
+    (r"/openapi.json", OpenAPIHandler),
+    (r"/users", UsersHandler),
+    (r"/users/(?P<name>[^/]+)", UserHandler),
+]

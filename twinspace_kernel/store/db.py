@@ -1,0 +1,79 @@
+"""Engines, sessions and Alembic upgrades for SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+ALEMBIC_DIR = Path(__file__).parent / "alembic"
+
+
+def sqlite_url(data_dir: str | Path) -> str:
+    """The default database: one SQLite file under the data directory."""
+    return f"sqlite:///{Path(data_dir).resolve() / 'twinspace.sqlite'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets readers go on while one writer commits; SQLite leaves foreign keys off
+    # unless asked on every connection.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def new_engine(url: str, **kwargs) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    return engine
+
+
+def new_session_factory(url: str, *, upgrade_db: bool = True) -> sessionmaker[Session]:
+    """A session factory for `url`, upgrading the schema to the newest revision first."""
+    if upgrade_db:
+        upgrade(url)
+    return sessionmaker(new_engine(url), expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _backup_sqlite(url: str) -> None:
+    # Like jupyterhub's dbutil: keep a copy before migrating a database that has data.
+    path = Path(url.removeprefix("sqlite:///"))
+    if path.exists() and path.stat().st_size:
+        shutil.copy2(path, path.with_suffix(path.suffix + ".bak"))
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` to `revision` (an empty database included)."""
+    engine = new_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        if url.startswith("sqlite:///") and "alembic_version" in tables:
+            from alembic.runtime.migration import MigrationContext
+            from alembic.script import ScriptDirectory
+
+            with engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+            head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+            if current != head:
+                _backup_sqlite(url)
+    finally:
+        engine.dispose()
+    command.upgrade(alembic_config(url), revision)
