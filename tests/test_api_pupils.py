@@ -207,3 +207,39 @@ def test_username_helpers():
     assert pick_name("ana.l", {"ana.l", "ana.l2"}) == "ana.l3"
     assert pick_name("a", set()) == "a2"
     assert slug_prefix("twin-space-2025-europe") == "twin-space-2"
+
+
+# --- on behalf of a teacher (the `twinspace` command, hub administrators) -----------------
+
+
+def test_hub_admin_creates_pupils_for_a_teacher(site, world, db_url):
+    teacher = world.as_("teacher")
+    r = site.admin.post(f"spaces/{world.slug}/pupils",
+                        json={"names": ["Ada Byron"], "teacher": teacher.name}, expect=201)
+    (item,) = r.json()["items"]
+    user = stored(db_url, item["name"])
+    assert user.created_by_id == stored(db_url, teacher.name).id
+    assert user.school == teacher.ok("GET", "me")["user"]["school"]
+    # Their own pupil: the teacher (not an administrator) may reset it.
+    teacher.ok("POST", f"spaces/{world.slug}/pupils/{item['name']}/password", json={})
+    # The hub administrator resets any pupil too.
+    again = site.admin.ok("POST", f"spaces/{world.slug}/pupils/{item['name']}/password",
+                          json={"password": "Lemon5"})
+    assert again == {"name": item["name"], "password": "Lemon5"}
+    assert verify_password(stored(db_url, item["name"]).password_hash, "Lemon5")
+
+
+@pytest.mark.parametrize("who,expected", [("pupil", 400), ("visitor", 400), ("outsider", 400),
+                                          ("nobody-at-all", 404)])
+def test_hub_admin_names_a_teacher_who_may_not(site, world, who, expected):
+    name = who if who == "nobody-at-all" else world.as_(who).name
+    r = site.admin.post(f"spaces/{world.slug}/pupils", json={"count": 1, "teacher": name},
+                        expect=expected)
+    assert name in r.json()["message"]
+
+
+def test_members_may_not_name_the_teacher(world):
+    r = world.as_("teacher_admin").post(
+        f"spaces/{world.slug}/pupils",
+        json={"count": 1, "teacher": world.as_("teacher").name}, expect=403)
+    assert r.json()["message"] == "Only hub administrators may do this."

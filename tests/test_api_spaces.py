@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from utils import unique
+from utils import Caller, unique
 
 ROLES = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public")
 
@@ -234,3 +234,53 @@ def test_accounts_are_made_by_hub_admins(site):
     assert "at least 8" in r.json()["message"]
     teacher.get(f"users/{teacher.name}", expect=200)
     teacher.get(f"users/{site.admin_name}", expect=403)
+
+
+def test_hub_admin_founds_a_space_for_a_teacher(site):
+    teacher = site.account("teacher")
+    slug = unique("onbehalf")
+    space = site.admin.ok("POST", "spaces",
+                          json={"slug": slug, "title": "Rivers", "founder": teacher.name})
+    assert space["slug"] == slug
+    assert teacher.ok("GET", f"spaces/{slug}")["role"] == "teacher_admin"
+    members = teacher.ok("GET", f"spaces/{slug}/members")["items"]
+    assert [(i["name"], i["role"]) for i in members] == [(teacher.name, "teacher_admin")]
+
+
+def test_founder_field_bad_input(site):
+    pupil = site.account("pupil")
+    r = site.admin.post("spaces", json={"slug": unique("s"), "title": "T",
+                                        "founder": pupil.name}, expect=400)
+    assert "a founder must be a teacher" in r.json()["message"]
+    r = site.admin.post("spaces", json={"slug": unique("s"), "title": "T",
+                                        "founder": "nobody-at-all"}, expect=404)
+    assert r.json()["message"] == "No such member: nobody-at-all."
+    # Teachers found their own spaces only.
+    teacher, other = site.account("teacher"), site.account("teacher")
+    r = teacher.post("spaces", json={"slug": unique("s"), "title": "T",
+                                     "founder": other.name}, expect=403)
+    assert r.json()["message"] == "Only hub administrators may do this."
+
+
+def test_hub_admin_lists_every_space(site):
+    founder = site.account("teacher")
+    slug = unique("listed")
+    founder.ok("POST", "spaces", json={"slug": slug, "title": "Listed"})
+    founder.ok("PATCH", f"spaces/{slug}", json={"state": "closed"})
+    items = {s["slug"]: s for s in site.admin.ok("GET", "spaces?all=1")["items"]}
+    assert items[slug]["state"] == "closed" and items[slug]["member_count"] == 1
+    r = founder.get("spaces?all=1", expect=403)
+    assert r.json()["message"] == "Only hub administrators may do this."
+    site.anonymous.get("spaces?all=1", expect=403)
+
+
+def test_members_choose_their_language(world, site):
+    pupil = world.as_("pupil")
+    assert pupil.ok("PATCH", "me", json={"locale": "fr"})["locale"] == "fr"
+    assert pupil.ok("GET", "me")["user"]["locale"] == "fr"
+    r = pupil.patch("me", json={"locale": "xx"}, expect=400)
+    assert "'locale' must be one of: en, fr, de." == r.json()["message"]
+    world.as_("public").patch("me", json={"locale": "fr"}, expect=401)
+    # The hub reads it with the groups, and gives it to the member's server.
+    trusted = Caller(site.api_base, site.hub.service_token, "hub")
+    assert trusted.ok("GET", f"auth/users/{pupil.name}")["locale"] == "fr"

@@ -179,6 +179,12 @@ class World:
                 return app["id"]
         raise LookupError(f"no {kind} app on the first {section} page")
 
+    def client(self, role: str):
+        """The kernel-side client of `role` (what an app widget uses)."""
+        from twinspace_kernel.client import TwinSpaceClient
+
+        return TwinSpaceClient(self.site.api_base, self.as_(role).token or "")
+
     def page_manager(self, section: str) -> Caller:
         """Who sets up pages in `section`: the pupil administrator in Pupils' Corner."""
         return self.as_("pupil_admin" if section == "pupils_corner" else "teacher_admin")

@@ -154,11 +154,12 @@ class TwinSpaceClient:
     def delete(self, path: str) -> None:
         self.json("DELETE", path)
 
-    def upload(self, path: str, data: bytes, filename: str, **params: Any) -> Any:
+    def upload(self, path: str, data: bytes, filename: str, *, method: str = "POST",
+               **params: Any) -> Any:
         """Send a file's bytes (the body) with its name; the service sniffs the type."""
         params = {"filename": filename, **_drop_none(params)}
         return self.json(
-            "POST",
+            method,
             path,
             data=data,
             params=params,

@@ -12,12 +12,13 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, web
-from traitlets import Float, Integer, List, Unicode, default, validate
+from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application
 
 from ..store import new_session_factory, sqlite_url
 from .auth import ThrottlePolicy
 from .base import APIError, APIHandler, ServiceContext
+from .mailer import SmtpSettings
 from .notify import Notifier
 from .uploads import FileStore
 
@@ -25,6 +26,7 @@ from .uploads import FileStore
 # the API root; adding a resource is one module plus one line here.
 HANDLER_MODULES = (
     "meta",
+    "transfer",  # before "spaces": its /spaces/import would match /spaces/{slug}
     "spaces",
     "pages",
     "invitations",
@@ -41,6 +43,7 @@ HANDLER_MODULES = (
     "moderation",
     "privacy",
     "auth",
+    "accounts",
 )
 
 API_PREFIX = "api/v1/"
@@ -69,6 +72,7 @@ class TwinSpaceService(Application):
 
     aliases = {
         "data-dir": "TwinSpaceService.data_dir",
+        "spaces-dir": "TwinSpaceService.spaces_dir",
         "db-url": "TwinSpaceService.db_url",
         "upload-limit": "TwinSpaceService.upload_limit_mb",
         "port": "TwinSpaceService.port",
@@ -92,6 +96,19 @@ class TwinSpaceService(Application):
     @default("data_dir")
     def _default_data_dir(self):
         return os.environ.get("TWINSPACE_DATA_DIR", str(Path.cwd() / "twinspace-data"))
+
+    spaces_dir = Unicode(
+        config=True,
+        help="""Directory of the spaces' page notebooks (<slug>/<section>/<page>.ipynb).
+
+        The shared volume members' servers read (through the server extension).
+        Default: $TWINSPACE_SPACES_DIR or data_dir/spaces.
+        """,
+    )
+
+    @default("spaces_dir")
+    def _default_spaces_dir(self):
+        return os.environ.get("TWINSPACE_SPACES_DIR", str(Path(self.data_dir) / "spaces"))
 
     db_url = Unicode(
         config=True,
@@ -209,6 +226,53 @@ class TwinSpaceService(Application):
     def _default_lock_seconds(self):
         return float(os.environ.get("TWINSPACE_LOGIN_LOCK_SECONDS", 60))
 
+    smtp_host = Unicode(
+        config=True,
+        help="""SMTP server for mailing invitation and password links ($TWINSPACE_SMTP_HOST).
+
+        Empty (the default): nothing is mailed; links are only shown to whoever made them.
+        """,
+    )
+    smtp_port = Integer(config=True, help="SMTP port ($TWINSPACE_SMTP_PORT, default 587).")
+    smtp_user = Unicode(
+        config=True, help="SMTP login, if the server wants one ($TWINSPACE_SMTP_USER)."
+    )
+    smtp_password = Unicode(config=True, help="SMTP password ($TWINSPACE_SMTP_PASSWORD).")
+    smtp_from = Unicode(
+        config=True,
+        help="Sender address of mailed links ($TWINSPACE_SMTP_FROM; required with a host).",
+    )
+    smtp_starttls = Bool(
+        config=True,
+        help="Switch to TLS with STARTTLS before sending ($TWINSPACE_SMTP_STARTTLS, default "
+        "true; set 0 for a local relay without TLS).",
+    )
+
+    @default("smtp_host")
+    def _default_smtp_host(self):
+        return os.environ.get("TWINSPACE_SMTP_HOST", "")
+
+    @default("smtp_port")
+    def _default_smtp_port(self):
+        return int(os.environ.get("TWINSPACE_SMTP_PORT", 587))
+
+    @default("smtp_user")
+    def _default_smtp_user(self):
+        return os.environ.get("TWINSPACE_SMTP_USER", "")
+
+    @default("smtp_password")
+    def _default_smtp_password(self):
+        return os.environ.get("TWINSPACE_SMTP_PASSWORD", "")
+
+    @default("smtp_from")
+    def _default_smtp_from(self):
+        return os.environ.get("TWINSPACE_SMTP_FROM", "")
+
+    @default("smtp_starttls")
+    def _default_smtp_starttls(self):
+        value = os.environ.get("TWINSPACE_SMTP_STARTTLS", "true")
+        return value.strip().lower() not in ("0", "false", "no", "off")
+
     extra_handler_modules = List(
         Unicode(), config=True, help="More handler modules (importable names) to serve."
     )
@@ -223,6 +287,8 @@ class TwinSpaceService(Application):
         data = Path(self.data_dir)
         data.mkdir(parents=True, exist_ok=True, mode=0o700)
         limit = int(self.upload_limit_mb * 1024 * 1024)
+        spaces = Path(self.spaces_dir)
+        spaces.mkdir(parents=True, exist_ok=True)
         return ServiceContext(
             sessions=new_session_factory(self.db_url),
             files=FileStore(data / "files", max_bytes=limit),
@@ -232,6 +298,15 @@ class TwinSpaceService(Application):
             public_url=self.public_url,
             long_poll_max=self.long_poll_max,
             presence_seconds=self.presence_seconds,
+            smtp=SmtpSettings(
+                host=self.smtp_host,
+                port=self.smtp_port,
+                user=self.smtp_user,
+                password=self.smtp_password,
+                sender=self.smtp_from,
+                starttls=self.smtp_starttls,
+            ),
+            spaces_dir=spaces,
         )
 
     def make_app(self, ctx: ServiceContext | None = None) -> web.Application:

@@ -98,7 +98,9 @@ class LoginHandler(APIHandler):
             raise APIError(429, too_many_message(wait), retry_after=math.ceil(wait))
 
         user = self.db.scalar(select(m.User).where(m.User.name == username))
-        good = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+        good = await self.in_thread(
+            verify_password, user.password_hash if user else _DUMMY_HASH, password
+        )
         good = good and user is not None
         self._log_attempt(username, address, good)
         if good:
@@ -125,7 +127,7 @@ class LoginHandler(APIHandler):
         self.db.commit()
         # A growing pause makes scripted guessing slow even before a lock.
         await asyncio.sleep(min(policy.step_delay * failures, policy.max_delay))
-        raise APIError(403, "Unknown username or wrong password.")
+        raise APIError(403, "Unknown username or wrong password.", code="invalid_login")
 
     def _log_attempt(self, username: str, address: str, succeeded: bool) -> None:
         self.db.add(m.LoginAttempt(username=username[:64], address=address, succeeded=succeeded))
@@ -146,6 +148,7 @@ def login_json(db: Session, user: m.User) -> dict:
         "name": user.name,
         "kind": user.kind,
         "display_name": user.display_name,
+        "locale": user.locale,
         "groups": hub_groups(db, user),
     }
 

@@ -10,6 +10,7 @@ import logging
 import traceback
 from dataclasses import dataclass, field
 from http.client import responses
+from pathlib import Path
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
@@ -19,6 +20,7 @@ from tornado import web
 
 from .. import rights
 from ..store import models as m
+from .mailer import SmtpSettings
 from .notify import Notifier
 from .uploads import FileStore, UploadRejected, too_large_message
 
@@ -62,6 +64,11 @@ class ServiceContext:
     # Seconds after the last poll during which a member still counts as "in the room".
     presence_seconds: float = 30.0
     long_poll_max: float = 30.0
+    # Outgoing mail for invitation and password links; unconfigured by default.
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    # Where each space's page notebooks are written (<slug>/<section>/<page>.ipynb);
+    # None: no notebooks are written.
+    spaces_dir: Path | None = None
 
 
 @dataclass
@@ -131,12 +138,17 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
 
     def require_trusted_service(self, message: str) -> None:
         """Only the hub's own services (configured as trusted) get past this."""
-        ident = self.identity
-        if not (ident.kind == "service" and ident.name in self.settings["trusted_services"]):
+        if not self.is_trusted_service:
             raise APIError(403, message)
 
+    @property
+    def is_trusted_service(self) -> bool:
+        ident = self.identity
+        return ident.kind == "service" and ident.name in self.settings["trusted_services"]
+
     def require_hub_admin(self) -> None:
-        if not self.identity.hub_admin:
+        """Hub administrators, and the hub's own trusted services (the `twinspace` command)."""
+        if not (self.identity.hub_admin or self.is_trusted_service):
             raise APIError(403, "Only hub administrators may do this.")
 
     # --- database ---------------------------------------------------------------------
@@ -232,6 +244,18 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             raise APIError(403, "You are not a member of this space.")
         raise APIError(403, rights.explain(role, action, section, state=space.state))
 
+    def permissions(self, space: m.Space, section: str, *, published: bool = False) -> dict:
+        """{action: bool} for the caller in `section`: what a widget may offer.
+
+        Widgets use it to hide what a member may not do; every call is still checked.
+        """
+        role = self.role_in(space)
+        return {
+            action: rights.allowed(role, action, section, state=space.state,
+                                   published=published)
+            for action in rights.ACTIONS
+        }
+
     def page_published(self, page: m.Page | None, space: m.Space) -> bool:
         """Whether the public may see `page` (or the space's home when `page` is None)."""
         return space.public and (page is None or page.published)
@@ -277,6 +301,11 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         )
         self.db.add(event)
         return event
+
+    async def in_thread(self, fn, *args, **kwargs):
+        """Run slow CPU work (password hashing, image encoding) off the event loop."""
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
 
     def delete_blobs(self, keys) -> None:
         """Delete stored files whose rows are gone (after the commit, never before)."""
@@ -529,9 +558,8 @@ class UploadHandler(APIHandler):
     async def store(self, method: str, data: bytes, filename: str, **kwargs: Any):
         """Run a FileStore method off the event loop (images are decoded and re-encoded);
         its refusals become API errors."""
-        fn = functools.partial(getattr(self.ctx.files, method), data, filename, **kwargs)
         try:
-            return await asyncio.get_running_loop().run_in_executor(None, fn)
+            return await self.in_thread(getattr(self.ctx.files, method), data, filename, **kwargs)
         except UploadRejected as e:
             raise APIError(e.status, e.message) from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import secrets
@@ -14,6 +13,7 @@ from .. import rights
 from ..passwords import PasswordError, check_member_password, hash_password
 from ..store import models as m
 from .base import APIError, APIHandler, as_utc, utcnow
+from .mailer import mail_link
 from .meta import USERNAME_RE, user_json
 from .spaces import check_role_fits
 
@@ -62,11 +62,13 @@ class InvitationsHandler(APIHandler):
         rows, cursor = self.keyset(query, m.Invitation.id)
         self.write_json({"items": [self.invitation_json(i) for i in rows], "next": cursor})
 
-    def post(self, slug):
+    async def post(self, slug):
         """Invite a teacher or visitor: members get a mail, newcomers a one-time link.
 
         Body: {role: teacher_admin|teacher|visitor, username?, email?, display_name?,
         school?, country?}. Pupils are not invited: create their accounts instead.
+        A newcomer's link is also e-mailed when SMTP is configured and `email` is given
+        (`mailed`; `mail_error` if sending failed: the invitation stays valid).
         """
         space = self.load_space(slug)
         self.require(space, "invite", "home")
@@ -121,15 +123,29 @@ class InvitationsHandler(APIHandler):
         invitation.email = email
         self.db.add(invitation)
         self.commit(f"space:{space.id}")
-        self.write_json(
-            {
-                **self.invitation_json(invitation),
-                "existing": False,
-                "token": token,
-                "link": join_link(self.ctx.public_url, token),
-            },
-            status=201,
+        link = join_link(self.ctx.public_url, token)
+        answer = {
+            **self.invitation_json(invitation),
+            "existing": False,
+            "token": token,
+            "link": link,
+        }
+        # Committed first: a mail that fails never loses the invitation.
+        answer.update(
+            await mail_link(self.ctx.smtp, email, *self._link_mail(space, role, link))
         )
+        self.write_json(answer, status=201)
+
+    def _link_mail(self, space: m.Space, role: str, link: str) -> tuple[str, str]:
+        """Subject and text of the mail carrying a newcomer's join link."""
+        inviter = self.me
+        text = (
+            f"Hello,\n\n{inviter.display_name} ({inviter.school}) invites you to join the "
+            f"TwinSpace \"{space.title}\" as {role_words(role)}.\n\n"
+            f"Open this link to choose your username and password (it works once, for "
+            f"{self.ctx.invitation_days} days):\n\n{link}\n"
+        )
+        return f"Invitation to {space.title}"[:200], text
 
     def _check_can_invite(self, space: m.Space, user: m.User, role: str) -> None:
         member = self.db.scalar(
@@ -318,9 +334,7 @@ class TokenInvitationHandler(APIHandler):
         if email and self.db.scalar(select(m.User.id).where(m.User.email == email)):
             raise APIError(409, f"An account already uses {email}.")
         # Hash off the event loop (argon2 is deliberately slow).
-        password_hash = await asyncio.get_running_loop().run_in_executor(
-            None, hash_password, password
-        )
+        password_hash = await self.in_thread(hash_password, password)
 
         # The link is used up by a conditional update: two people redeeming it at the
         # same moment cannot both succeed.

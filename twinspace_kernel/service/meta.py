@@ -8,6 +8,7 @@ import re
 from sqlalchemy import select
 
 from .. import rights
+from ..i18n import LANGUAGES
 from ..passwords import PasswordError, check_member_password, hash_password
 from ..store import models as m
 from .base import APIError, APIHandler
@@ -25,6 +26,17 @@ class HealthHandler(APIHandler):
     def get(self):
         """Is the service up?"""
         self.write_json({"status": "ok"})
+
+
+class LimitsHandler(APIHandler):
+    """Limits the apps show before sending anything (answers without identity, like health)."""
+
+    async def prepare(self) -> None:
+        return
+
+    def get(self):
+        """The service's limits: `upload_limit`, the largest accepted upload in bytes."""
+        self.write_json({"upload_limit": self.ctx.upload_limit})
 
 
 class MeHandler(APIHandler):
@@ -47,6 +59,13 @@ class MeHandler(APIHandler):
             ]
         self.write_json(body)
 
+    def patch(self):
+        """Choose your language (`locale`: en, fr or de); it applies from your next server."""
+        user = self.me
+        user.locale = self.field(self.json_body(), "locale", choices=LANGUAGES)
+        self.db.commit()
+        self.write_json(user_json(user))
+
     def delete(self):
         """Erase your account and personal data (`confirm` must be your username)."""
         from .privacy import erase_own_account
@@ -58,7 +77,7 @@ class MeHandler(APIHandler):
 class UsersHandler(APIHandler):
     login_required = True
 
-    def post(self):
+    async def post(self):
         """Create a teacher or visitor account (hub administrators)."""
         self.require_hub_admin()
         body = self.json_body()
@@ -80,7 +99,7 @@ class UsersHandler(APIHandler):
             school=self.field(body, "school", default="", max_len=160, allow_empty=True),
             country=self.field(body, "country", default="", max_len=64, allow_empty=True),
             email=email,
-            locale=self.field(body, "locale", default="en", choices=("en", "fr", "de")),
+            locale=self.field(body, "locale", default="en", choices=LANGUAGES),
         )
         password = self.field(body, "password", default=None, max_len=200)
         if password is not None:
@@ -88,7 +107,7 @@ class UsersHandler(APIHandler):
                 check_member_password(password)
             except PasswordError as e:
                 raise APIError(400, str(e)) from None
-            user.password_hash = hash_password(password)
+            user.password_hash = await self.in_thread(hash_password, password)
         self.db.add(user)
         self.db.commit()
         self.write_json(user_json(user), 201)
@@ -215,6 +234,7 @@ def openapi_document(application) -> dict:
 
 default_handlers = [
     (r"/health", HealthHandler),
+    (r"/limits", LimitsHandler),
     (r"/me", MeHandler),
     (r"/openapi.json", OpenAPIHandler),
     (r"/users", UsersHandler),

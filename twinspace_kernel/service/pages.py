@@ -7,8 +7,10 @@ import unicodedata
 
 from sqlalchemy import func, select
 
+from .. import pages as nbpages
 from .. import rights
 from ..store import models as m
+from . import notebooks
 from .base import APIError, APIHandler, utcnow
 from .files import stored_keys_of_apps
 from .sanitize import clean_html
@@ -25,6 +27,66 @@ def slugify(title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
     return slug[:60] or "page"
+
+
+def add_page(db, space: m.Space, section: str, title: str, user: m.User) -> m.Page:
+    """A new page at the end of `section`, with a slug unique in it (not committed)."""
+    base = slugify(title)
+    taken = set(
+        db.scalars(
+            select(m.Page.slug).where(m.Page.space_id == space.id, m.Page.section == section)
+        )
+    )
+    page_slug, n = base, 1
+    while page_slug in taken:
+        n += 1
+        page_slug = f"{base}-{n}"
+    last = db.scalar(
+        select(func.max(m.Page.position)).where(
+            m.Page.space_id == space.id, m.Page.section == section
+        )
+    )
+    page = m.Page(
+        space_id=space.id,
+        section=section,
+        slug=page_slug,
+        title=title,
+        position=(last if last is not None else -1) + 1,
+        created_by_id=user.id,
+    )
+    db.add(page)
+    db.flush()
+    return page
+
+
+def add_template_page(db, space: m.Space, section: str, template: nbpages.Template,
+                      user: m.User, title: str | None = None) -> m.Page:
+    """A page made from a template: its applications, web content's first text included."""
+    page = add_page(db, space, section, title or template.title, user)
+    for position, spec in enumerate(template.apps):
+        app = m.AppInstance(page_id=page.id, kind=spec["kind"], title=spec["title"],
+                            position=position)
+        db.add(app)
+        db.flush()
+        if spec["kind"] == "web_content":
+            db.add(m.WebContent(app_id=app.id, html=clean_html(spec.get("html", "")),
+                                updated_by_id=user.id))
+    return page
+
+
+def templates_for(section: str) -> tuple[str, ...]:
+    """The templates a new page of `section` may start from."""
+    names = (nbpages.SECTION_TEMPLATES[section],) if section in nbpages.SECTION_TEMPLATES else ()
+    return names + (nbpages.STARTER_TEMPLATES if section == "activities" else ())
+
+
+def add_starter_pages(db, space: m.Space, user: m.User) -> list[tuple[m.Page, nbpages.Template]]:
+    """The five-stage starter set (F25) at the end of Project Activities (not committed)."""
+    made = []
+    for name in nbpages.STARTER_TEMPLATES:
+        template = nbpages.load_template(name)
+        made.append((add_template_page(db, space, "activities", template, user), template))
+    return made
 
 
 def app_json(app: m.AppInstance) -> dict:
@@ -79,40 +141,47 @@ class PagesHandler(APIHandler):
         self.write_json({"items": items, "next": None})
 
     def post(self, slug):
-        """Create a page in a section (Manage pages)."""
+        """Create a page in a section (Manage pages), empty or from a `template`.
+
+        `template` names one of the section's page templates (e.g. "activities.ipynb",
+        "starter/1-access-and-motivation.ipynb"); `title` then defaults to the template's.
+        """
         space = self.load_space(slug)
         body = self.json_body()
         section = self.field(body, "section", choices=rights.SECTIONS)
         self.require(space, "manage_pages", section)
-        title = self.field(body, "title", max_len=200)
-        base = slugify(title)
-        taken = set(
-            self.db.scalars(
-                select(m.Page.slug).where(m.Page.space_id == space.id, m.Page.section == section)
-            )
-        )
-        page_slug, n = base, 1
-        while page_slug in taken:
-            n += 1
-            page_slug = f"{base}-{n}"
-        last = self.db.scalar(
-            select(func.max(m.Page.position)).where(
-                m.Page.space_id == space.id, m.Page.section == section
-            )
-        )
-        page = m.Page(
-            space_id=space.id,
-            section=section,
-            slug=page_slug,
-            title=title,
-            position=(last if last is not None else -1) + 1,
-            created_by_id=self.me.id,
-        )
-        self.db.add(page)
-        self.db.flush()
+        template = None
+        if body.get("template") is not None:
+            name = self.field(body, "template", choices=templates_for(section))
+            template = nbpages.load_template(name)
+        title = self.field(body, "title", max_len=200,
+                           **({"default": template.title} if template else {}))
+        if template is not None:
+            page = add_template_page(self.db, space, section, template, self.me, title)
+        else:
+            page = add_page(self.db, space, section, title, self.me)
         self.record(space, "page.create", section, page=page, obj=page, summary=title)
         self.commit(f"space:{space.id}")
+        notebooks.write_page(self.ctx, self.db, page, template)
+        self.db.expire(page, ["apps"])
         self.write_json(page_json(page, with_apps=True), 201)
+
+
+class StarterHandler(APIHandler):
+    def post(self, slug):
+        """Add the five-stage starter pages (F25) to Project Activities."""
+        space = self.load_space(slug)
+        self.require(space, "manage_pages", "activities")
+        made = add_starter_pages(self.db, space, self.me)
+        for page, _template in made:
+            self.record(space, "page.create", "activities", page=page, obj=page,
+                        summary=page.title)
+        self.commit(f"space:{space.id}")
+        for page, template in made:
+            notebooks.write_page(self.ctx, self.db, page, template)
+            self.db.expire(page, ["apps"])
+        self.write_json({"items": [page_json(p, with_apps=True) for p, _t in made],
+                         "next": None}, 201)
 
 
 class PageOrderHandler(APIHandler):
@@ -135,15 +204,21 @@ class PageOrderHandler(APIHandler):
             pages[page_id].position = position
         self.record(space, "page.reorder", section, summary=section)
         self.commit(f"space:{space.id}")
+        notebooks.write_section(self.ctx, self.db, space, section)
         self.write_json({"items": [page_json(pages[i]) for i in ids], "next": None})
 
 
 class PageHandler(APIHandler):
     def get(self, page_id):
-        """A page with its applications, in order."""
+        """A page with its applications, in order, the caller's role and what they may do."""
         page = self.load(m.Page, page_id, "page")
-        self.require_page(page)
-        self.write_json(page_json(page, with_apps=True))
+        role = self.require_page(page)
+        published = self.page_published(page, page.space)
+        self.write_json({
+            **page_json(page, with_apps=True),
+            "role": role,
+            "may": self.permissions(page.space, page.section, published=published),
+        })
 
     def patch(self, page_id):
         """Rename a page (Manage pages) or publish/unpublish it (publish right)."""
@@ -161,6 +236,7 @@ class PageHandler(APIHandler):
         self.record(page.space, "page.update", page.section, page=page, obj=page,
                     summary=page.title)
         self.commit(f"space:{page.space_id}")
+        notebooks.write_page(self.ctx, self.db, page)
         self.write_json(page_json(page, with_apps=True))
 
     def delete(self, page_id):
@@ -170,10 +246,12 @@ class PageHandler(APIHandler):
         if (page.section, page.slug) in FIXED_PAGES:
             raise APIError(409, "The Home and Chat pages are part of every space.")
         space = page.space
+        where = (space.slug, page.section, page.slug)
         keys = stored_keys_of_apps(self.db, [app.id for app in page.apps])
         self.record(space, "page.delete", page.section, summary=page.title)
         self.db.delete(page)
         self.commit(f"space:{space.id}")
+        notebooks.remove_page(self.ctx, *where)
         self.delete_blobs(keys)
         self.no_content()
 
@@ -196,15 +274,25 @@ class PageAppsHandler(APIHandler):
         self.record(page.space, "app.add", page.section, page=page, obj=app,
                     summary=f"{title} ({kind})")
         self.commit(f"space:{page.space_id}")
+        notebooks.write_page(self.ctx, self.db, page)
         self.write_json(app_json(app), 201)
 
 
 class AppHandler(APIHandler):
     def get(self, app_id):
-        """One application instance."""
-        app, page, _space = self.app_context(app_id)
-        self.require_page(page)
-        self.write_json(app_json(app))
+        """One application, with its page, space and what the caller may do there."""
+        app, page, space = self.app_context(app_id)
+        role = self.require_page(page)
+        published = self.page_published(page, space)
+        self.write_json({
+            **app_json(app),
+            "space": space.slug,
+            "space_title": space.title,
+            "section": page.section,
+            "page_title": page.title,
+            "role": role,
+            "may": self.permissions(space, page.section, published=published),
+        })
 
     def patch(self, app_id):
         """Rename or move an application on its page (Manage pages)."""
@@ -216,6 +304,7 @@ class AppHandler(APIHandler):
         if "position" in body:
             app.position = self.field(body, "position", int)
         self.commit()
+        notebooks.write_page(self.ctx, self.db, page)
         self.write_json(app_json(app))
 
     def delete(self, app_id):
@@ -226,6 +315,7 @@ class AppHandler(APIHandler):
         self.record(space, "app.remove", page.section, page=page, summary=app.title)
         self.db.delete(app)
         self.commit(f"space:{space.id}")
+        notebooks.write_page(self.ctx, self.db, page)
         self.delete_blobs(keys)
         self.no_content()
 
@@ -267,6 +357,7 @@ def web_content_json(content: m.WebContent | None, app_id: int, handler: APIHand
 default_handlers = [
     (r"/spaces/(?P<slug>[^/]+)/pages", PagesHandler),
     (r"/spaces/(?P<slug>[^/]+)/pages/order", PageOrderHandler),
+    (r"/spaces/(?P<slug>[^/]+)/starter", StarterHandler),
     (r"/pages/(?P<page_id>\d+)", PageHandler),
     (r"/pages/(?P<page_id>\d+)/apps", PageAppsHandler),
     (r"/apps/(?P<app_id>\d+)", AppHandler),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import unicodedata
@@ -101,13 +100,26 @@ class PupilsHandler(APIHandler):
         """Create pupil accounts from a list of names or a count; shows the passwords once.
 
         Body: {names: ["Ana Lopez", …]} or {count: N} (1–500), optional {school, country}
-        (default: yours). Answers {items: [{name, display_name, password}]}: write the
+        (default: yours); hub administrators name the creating teacher with {teacher}.
+        Answers {items: [{name, display_name, password}]}: write the
         passwords down or print the sheet now — they are never shown again.
         """
         space = self.load_space(slug)
-        self.require(space, "manage_pupils", "home")
-        creator = self.me
         body = self.json_body()
+        if "teacher" in body:
+            # The `twinspace` command creates pupils on behalf of a teacher of the space.
+            self.require_hub_admin()
+            creator = self.load_user(self.field(body, "teacher", max_len=63))
+            role = self.db.scalar(
+                select(m.Membership.role).where(
+                    m.Membership.space_id == space.id, m.Membership.user_id == creator.id
+                )
+            )
+            if role is None or not self.may(space, "manage_pupils", "home", role=role):
+                raise APIError(400, f"{creator.name} may not create pupils in {space.slug}.")
+        else:
+            self.require(space, "manage_pupils", "home")
+            creator = self.me
         if ("names" in body) == ("count" in body):
             raise APIError(400, "Give either 'names' (a list of pupils' names) or 'count'.")
         if "names" in body:
@@ -135,7 +147,7 @@ class PupilsHandler(APIHandler):
 
         total = len(display_names) if display_names is not None else count
         passwords = [generate_pupil_password() for _ in range(total)]
-        hashes = await asyncio.get_running_loop().run_in_executor(None, hash_all, passwords)
+        hashes = await self.in_thread(hash_all, passwords)
 
         for attempt in range(3):
             if display_names is not None:
@@ -213,11 +225,14 @@ class PupilPasswordHandler(APIHandler):
     async def post(self, slug, name):
         """Reset a pupil's password: a new generated one, or the word you choose (5–8).
 
-        Teacher administrators reset any pupil of the space; teachers their own pupils.
+        Teacher administrators reset any pupil of the space; teachers their own pupils;
+        hub administrators (and the `twinspace` command) any pupil.
         Pupils never change their own password (F8).
         """
         space = self.load_space(slug)
-        self.require(space, "manage_pupils", "home")
+        hub_admin = self.identity.hub_admin or self.is_trusted_service
+        if not hub_admin:
+            self.require(space, "manage_pupils", "home")
         pupil = self.db.scalar(
             select(m.User)
             .join(m.Membership, m.Membership.user_id == m.User.id)
@@ -229,7 +244,9 @@ class PupilPasswordHandler(APIHandler):
         )
         if pupil is None:
             raise APIError(404, f"{name} is not a pupil of this space.")
-        if not self.may(space, "manage_pupils", "home", own=pupil.created_by_id == self.me.id):
+        if not hub_admin and not self.may(
+            space, "manage_pupils", "home", own=pupil.created_by_id == self.me.id
+        ):
             raise APIError(403, NOT_OWN)
         password = self.json_body().get("password")
         if password is None or password == "":
@@ -239,9 +256,7 @@ class PupilPasswordHandler(APIHandler):
                 check_pupil_password(password)
             except PasswordError as e:
                 raise APIError(400, str(e)) from None
-        pupil.password_hash = await asyncio.get_running_loop().run_in_executor(
-            None, hash_password, password
-        )
+        pupil.password_hash = await self.in_thread(hash_password, password)
         # Not in Latest activities: a password reset is nobody else's business.
         self.commit()
         self.write_json({"name": pupil.name, "password": password})

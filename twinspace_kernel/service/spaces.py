@@ -6,21 +6,31 @@ import re
 
 from sqlalchemy import func, select
 
+from .. import pages as nbpages
 from .. import rights
 from ..store import models as m
+from . import notebooks
 from .base import APIError, APIHandler
+from .pages import add_starter_pages, add_template_page
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+# Words that name endpoints under /spaces/ and so cannot name a space.
+RESERVED_SLUGS = frozenset({"import"})
+
+
+def check_slug(slug: str) -> str:
+    """A space's short name, checked; 400 with the rule otherwise."""
+    if not SLUG_RE.match(slug):
+        raise APIError(400, "A space's short name uses lowercase letters, digits and '-'.")
+    if slug in RESERVED_SLUGS:
+        raise APIError(400, f"'{slug}' cannot name a space; choose another short name.")
+    return slug
 
 # The fixed structure every space starts with (the guide's top bar): a Home page with
-# its five applications and a Chat page with one room.
-HOME_APPS = (
-    ("members", "TwinSpace members"),
-    ("mailbox", "Mailbox"),
-    ("calendar", "Calendar"),
-    ("blog", "Project journal"),
-    ("activity", "Latest activities"),
-)
+# its five applications and a Chat page with one room, made from their templates
+# (twinspace_kernel/notebooks/home.ipynb and chat.ipynb).
+DEFAULT_PAGES = (("home", "home.ipynb"), ("chat", "chat.ipynb"))
+HOME_APPS = tuple((a["kind"], a["title"]) for a in nbpages.load_template("home.ipynb").apps)
 
 
 def space_json(space: m.Space, role: str, member_count: int | None = None) -> dict:
@@ -44,27 +54,39 @@ def space_json(space: m.Space, role: str, member_count: int | None = None) -> di
     return body
 
 
-def create_default_pages(db, space: m.Space, founder: m.User) -> None:
-    home = m.Page(
-        space_id=space.id, section="home", slug="home", title="Home", position=0,
-        created_by_id=founder.id,
-    )
-    home.apps = [
-        m.AppInstance(kind=kind, title=title, position=i)
-        for i, (kind, title) in enumerate(HOME_APPS)
-    ]
-    chat = m.Page(
-        space_id=space.id, section="chat", slug="chat", title="Chat", position=0,
-        created_by_id=founder.id,
-    )
-    chat.apps = [m.AppInstance(kind="chat", title="Chat", position=0)]
-    db.add_all([home, chat, m.ChatRoom(space_id=space.id, name="General",
-                                       created_by_id=founder.id)])
+def create_default_pages(db, space: m.Space, founder: m.User) -> list:
+    """Home and Chat from their templates, and the General room; returns
+    [(page, template)] for writing the notebooks once committed."""
+    made = []
+    for section, name in DEFAULT_PAGES:
+        template = nbpages.load_template(name)
+        page = add_template_page(db, space, section, template, founder)
+        page.slug = section  # the fixed pages' names, whatever their title
+        made.append((page, template))
+    db.add(m.ChatRoom(space_id=space.id, name="General", created_by_id=founder.id))
+    return made
 
 
 class SpacesHandler(APIHandler):
     def get(self):
-        """Spaces the caller belongs to; `?public=1` lists published spaces instead."""
+        """Spaces the caller belongs to; `?public=1` lists published spaces instead.
+
+        `?all=1` (hub administrators and the `twinspace` command): every space, with its
+        member count, whatever its state.
+        """
+        if self.get_argument("all", "") in ("1", "true"):
+            self.require_hub_admin()
+            counts = dict(
+                self.db.execute(
+                    select(m.Membership.space_id, func.count()).group_by(m.Membership.space_id)
+                ).all()
+            )
+            spaces = self.db.scalars(select(m.Space).order_by(m.Space.title))
+            # Not a member: no role of their own (sections as an administrator sees them).
+            items = [{**space_json(s, rights.TA, counts.get(s.id, 0)), "role": None}
+                     for s in spaces]
+            self.write_json({"items": items})
+            return
         if self.get_argument("public", "") in ("1", "true") or self.identity.user is None:
             spaces = self.db.scalars(
                 select(m.Space)
@@ -85,14 +107,25 @@ class SpacesHandler(APIHandler):
         self.write_json({"items": items})
 
     def post(self):
-        """Create a space; its founder (a teacher) becomes its teacher administrator."""
-        user = self.me
-        if user.kind != "teacher" and not self.identity.hub_admin:
-            raise APIError(403, "Only teachers can create a TwinSpace.")
+        """Create a space; its founder (a teacher) becomes its teacher administrator.
+
+        Hub administrators and the `twinspace` command may name another teacher as
+        `founder`; otherwise the caller founds it. `"starter": true` adds the five-stage
+        starter pages (F25) to Project Activities.
+        """
         body = self.json_body()
+        starter = self.field(body, "starter", bool, default=False)
+        if "founder" in body:
+            self.require_hub_admin()
+            user = self.load_user(self.field(body, "founder", max_len=63))
+            if user.kind != "teacher":
+                raise APIError(400, f"{user.name} is a {user.kind}: a founder must be a teacher.")
+        else:
+            user = self.me
+            if user.kind != "teacher" and not self.identity.hub_admin:
+                raise APIError(403, "Only teachers can create a TwinSpace.")
         slug = self.field(body, "slug", max_len=63).lower()
-        if not SLUG_RE.match(slug):
-            raise APIError(400, "A space's short name uses lowercase letters, digits and '-'.")
+        check_slug(slug)
         if self.db.scalar(select(m.Space.id).where(m.Space.slug == slug)):
             raise APIError(409, f"A space called {slug} already exists.")
         space = m.Space(
@@ -105,23 +138,37 @@ class SpacesHandler(APIHandler):
         self.db.add(space)
         self.db.flush()
         self.db.add(m.Membership(space_id=space.id, user_id=user.id, role=rights.TA))
-        create_default_pages(self.db, space, user)
+        made = create_default_pages(self.db, space, user)
+        if starter:
+            made += add_starter_pages(self.db, space, user)
         self.record(space, "space.create", "home", obj=space, summary=space.title)
         self.commit()
+        for page, template in made:
+            notebooks.write_page(self.ctx, self.db, page, template)
         self.write_json(space_json(space, rights.TA), 201)
 
 
 class SpaceHandler(APIHandler):
     def get(self, slug):
-        """A space's name, description, state and the caller's role and sections."""
+        """A space's name, description, state and the caller's role and sections.
+
+        `may` is what the caller may do on Home; with `?section=`, `section_may` adds what
+        they may do in that section (Manage pages shows its buttons from it).
+        """
         space = self.load_space(slug)
         role = self.require(space, "view", "home", published=space.public)
-        count = None
+        section = self.get_argument("section", None)
+        if section is not None and section not in rights.SECTIONS:
+            raise APIError(400, f"'section' must be one of: {', '.join(rights.SECTIONS)}.")
+        body = space_json(space, role)
         if role != "public":
-            count = self.db.scalar(
+            body["member_count"] = self.db.scalar(
                 select(func.count()).where(m.Membership.space_id == space.id)
             )
-        self.write_json(space_json(space, role, count))
+            body["may"] = self.permissions(space, "home", published=space.public)
+            if section is not None:
+                body["section_may"] = self.permissions(space, section)
+        self.write_json(body)
 
     def patch(self, slug):
         """Change title/description/state (administer) or the public flag (publish)."""

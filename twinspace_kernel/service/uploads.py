@@ -365,6 +365,15 @@ class FileStore:
             thumb_key=thumb_key,
         )
 
+    def store_blob(self, data: bytes) -> str:
+        """Store bytes exactly as given (no sniffing, no re-encoding); return the new key.
+
+        Only for trusted re-imports of blobs this store produced (a space export's
+        already re-encoded photos and thumbnails): the caller checks what the bytes are.
+        """
+        self._check_size(data)
+        return self._write_new(data)
+
     def open(self, key: str) -> Path:
         """Path of a stored blob; InvalidKey for malformed keys, FileNotFoundError if absent."""
         path = self._path(key)

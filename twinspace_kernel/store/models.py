@@ -117,6 +117,22 @@ class Invitation(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
+class PasswordLink(Base):
+    """A one-time link with which an account made by an administrator sets its password.
+
+    Only the token's SHA-256 is stored; the link itself is shown (or mailed) once.
+    """
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _created()
+
+
 class Profile(Base):
     __tablename__ = "profiles"
 

@@ -1,0 +1,144 @@
+"""Measure chat delivery latency: one member sends, another member's live loop receives.
+
+Starts a real JupyterHub with the TwinSpace service (tests/hubharness.py, as the test suite
+does) on a fresh SQLite or PostgreSQL database, makes a space with a teacher and a pupil,
+and starts the pupil's `LiveLoop` on the General room: the very loop the Chat widget runs
+(a daemon thread long-polling `GET rooms/{id}/messages?after=&wait=`). The teacher then
+sends N messages one at a time through the API (`POST rooms/{id}/messages`, the
+`TwinSpaceClient` the widget uses); each send waits until the pupil's loop has received the
+message before the next one. Latency = time from just before the POST to the moment the
+pupil's loop hands the message to its callback (where the widget sets its value).
+
+Usage::
+
+    .venv/bin/python bench/chat_latency.py --db sqlite
+    .venv/bin/python bench/chat_latency.py --db postgresql --n 200
+
+Prints p50/p95/max of the delivery latency (and of the POST round trip). Performance is
+never asserted in tests: this script only reports numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent / "tests"))
+sys.path.insert(0, str(BENCH.parent))
+
+from hubharness import RealHub, fresh_pg_database, twinspace_command  # noqa: E402
+from utils import Site  # noqa: E402
+
+from twinspace_kernel.apps.live import LiveLoop  # noqa: E402
+from twinspace_kernel.client import TwinSpaceClient  # noqa: E402
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+WARMUP = 5
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list (nan when empty)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def summary(name: str, values: list[float]) -> str:
+    ms = sorted(v * 1000 for v in values)
+    return (f"{name:<22} n={len(ms):<4} p50={percentile(ms, 50):7.1f} ms  "
+            f"p95={percentile(ms, 95):7.1f} ms  max={ms[-1] if ms else math.nan:7.1f} ms")
+
+
+def measure(api_base: str, sender_token: str, receiver_token: str, room: int, n: int,
+            wait: float, timeout: float) -> tuple[list[float], list[float], int]:
+    sender = TwinSpaceClient(api_base, sender_token)
+    receiver = TwinSpaceClient(api_base, receiver_token)
+    last_id = receiver.get(f"rooms/{room}/messages", limit=1)["last_id"]
+    received: dict[str, float] = {}
+    arrived = threading.Condition()
+    errors = []
+
+    def on_data(_loop: LiveLoop, answer: dict) -> None:
+        now = time.perf_counter()
+        with arrived:
+            for msg in answer.get("items", []):
+                received.setdefault(msg["body"], now)
+            arrived.notify_all()
+
+    def on_error(_loop: LiveLoop, error: BaseException, _delay: float) -> None:
+        errors.append(error)
+
+    loop = LiveLoop(receiver, f"rooms/{room}/messages", after=last_id, on_data=on_data,
+                    on_error=on_error, wait=wait).start()
+    latencies: list[float] = []
+    posts: list[float] = []
+    try:
+        time.sleep(0.3)  # the receiver's first long-poll is waiting
+        for i in range(-WARMUP, n):
+            body = f"bench message {i}"
+            t0 = time.perf_counter()
+            sender.post(f"rooms/{room}/messages", {"body": body})
+            t1 = time.perf_counter()
+            with arrived:
+                if not arrived.wait_for(lambda b=body: b in received, timeout=timeout):
+                    raise SystemExit(f"message {i} not received within {timeout}s")
+            if i >= 0:
+                latencies.append(received[body] - t0)
+                posts.append(t1 - t0)
+    finally:
+        loop.stop()
+    return latencies, posts, len(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="messages to measure (200)")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--pg-url", default=DEFAULT_PG, help=f"PostgreSQL server ({DEFAULT_PG})")
+    parser.add_argument("--wait", type=float, default=25.0, help="long-poll wait, s (25)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="give up when a message takes longer than this, s (30)")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="chat-latency-"))
+    drop = None
+    if args.db == "postgresql":
+        db_url, drop = fresh_pg_database(args.pg_url, "twinspace_bench")
+    else:
+        db_url = f"sqlite:///{workdir / 'twinspace.sqlite'}"
+    hub = RealHub(twinspace_command(workdir / "data", db_url), workdir=workdir / "hub")
+    try:
+        hub.start()
+        hub.wait_for_service()
+        site = Site(hub)
+        world = site.space()
+        teacher, pupil = world.as_("teacher"), world.as_("pupil")
+        room = teacher.ok("GET", f"spaces/{world.slug}/rooms")["items"][0]["id"]
+        latencies, posts, errors = measure(
+            site.api_base, teacher.token, pupil.token, room, args.n, args.wait, args.timeout
+        )
+    finally:
+        hub.stop()
+        if drop is not None:
+            drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"chat delivery latency, {args.db}, {args.n} messages "
+          f"({WARMUP} unmeasured warm-up), one sender, one live receiver")
+    print(f"python {platform.python_version()}, {platform.machine()}, "
+          f"long-poll wait {args.wait:g} s, receiver loop errors: {errors}")
+    print(summary("send -> receive", latencies))
+    print(summary("POST round trip", posts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

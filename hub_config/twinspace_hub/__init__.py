@@ -1,0 +1,1 @@
+"""The JupyterHub side of TwinSpace: configuration, authenticator, spawner, pages, CLI."""

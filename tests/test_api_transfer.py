@@ -1,0 +1,520 @@
+"""Space export/import and copying a public space as a template (F34), through the real hub.
+
+Every endpoint is called by every role (the five member roles, an outsider teacher and the
+anonymous public) against explicit tables of expected statuses. The round trip uses real
+files (a PDF, a Pillow JPEG); malicious archives must be refused with a message and leave
+no space and no stored file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from utils import unique
+
+ROLES = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public")
+
+# GET /spaces/{slug}/export: teacher administrators only (pupils' data is personal).
+EXPORT = {"teacher_admin": 200, "teacher": 403, "pupil_admin": 403, "pupil": 403,
+          "visitor": 403, "outsider": 403, "public": 401}  # fmt: skip
+# POST /spaces/import: any teacher account (the outsider is a teacher account).
+IMPORT = {"teacher_admin": 201, "teacher": 201, "pupil_admin": 403, "pupil": 403,
+          "visitor": 403, "outsider": 201, "public": 401}  # fmt: skip
+# POST /spaces/{slug}/copy of a PUBLIC space: any teacher.
+COPY_PUBLIC = {"teacher_admin": 201, "teacher": 201, "pupil_admin": 403, "pupil": 403,
+               "visitor": 403, "outsider": 201, "public": 401}  # fmt: skip
+# POST /spaces/{slug}/copy of a PRIVATE space: its teacher administrators only.
+COPY_PRIVATE = {"teacher_admin": 201, "teacher": 403, "pupil_admin": 403, "pupil": 403,
+                "visitor": 403, "outsider": 403, "public": 401}  # fmt: skip
+
+LIMIT = 2 * 1024 * 1024  # the test hub's upload limit
+
+PDF = (
+    b"%PDF-1.4\n"
+    b"1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/Contents 4 0 R"
+    b"/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
+    b"4 0 obj<</Length 44>>stream\nBT /F1 18 Tf 20 100 Td (Bonjour!) Tj ET\nendstream endobj\n"
+    b"5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\n"
+    b"trailer<</Root 1 0 R/Size 6>>\n%%EOF\n"
+)
+
+
+def jpeg(size=(640, 480)) -> bytes:
+    image = Image.new("RGB", size, (30, 120, 200))
+    image.paste((250, 200, 0), (0, 0, size[0] // 2, size[1]))
+    out = io.BytesIO()
+    image.save(out, "JPEG")
+    return out.getvalue()
+
+
+def blobs(site) -> set[str]:
+    root = site.hub.data_dir / "files"
+    return {p.name for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def check(r, expected: int) -> None:
+    assert r.status_code == expected, f"{r.request.method} {r.url} -> {r.status_code}: {r.text}"
+    if expected >= 400:
+        assert r.json()["message"], r.text
+
+
+def export(world) -> bytes:
+    r = world.as_("teacher_admin").get(f"spaces/{world.slug}/export", expect=200)
+    return r.content
+
+
+def import_zip(caller, data: bytes, slug: str | None = None, **params):
+    return caller.post("spaces/import", data=data,
+                       params={"slug": slug or unique("imp"), **params})
+
+
+def space_exists(site, slug: str) -> bool:
+    return site.admin.get(f"spaces/{slug}").status_code != 404
+
+
+def pages_with_apps(caller, slug: str) -> list[dict]:
+    pages = caller.ok("GET", f"spaces/{slug}/pages")["items"]
+    return [caller.ok("GET", f"pages/{p['id']}") for p in pages]
+
+
+def shape(pages: list[dict]) -> list:
+    """What must survive a round trip: pages in order and their applications."""
+    return sorted(
+        (p["section"], p["slug"], p["title"], p["position"], p["published"],
+         tuple((a["kind"], a["title"], a["position"]) for a in p["apps"]))
+        for p in pages
+    )  # fmt: skip
+
+
+def app_of(pages: list[dict], section: str, title: str, kind: str) -> int:
+    for page in pages:
+        if page["section"] == section and page["title"] == title:
+            for app in page["apps"]:
+                if app["kind"] == kind:
+                    return app["id"]
+    raise LookupError((section, title, kind))
+
+
+def rich_space(world, site) -> dict:
+    """A space with a blog post + comment, a forum thread with replies, a wiki page with 3
+    revisions, a document (PDF), a photo (JPEG) and web content; returns their ids."""
+    ta, teacher, pupil = world.as_("teacher_admin"), world.as_("teacher"), world.as_("pupil")
+    page = world.add_page("activities", "Exchange")
+    ids = {"page": page}
+    blog = world.add_app(page, "blog", "Diary")
+    post = teacher.ok("POST", f"apps/{blog}/posts", json={"title": "Hello", "body": "**Hi** all"})
+    pupil.ok("POST", f"posts/{post['id']}/comments", json={"body": "Hi from class 3"})
+    forum = world.add_app(page, "forum", "Talk")
+    thread = ta.ok("POST", f"apps/{forum}/threads", json={"title": "Food", "body": "Favourite?"})
+    first = thread["replies"]["items"][0]["id"]
+    pupil.ok("POST", f"threads/{thread['id']}/replies", json={"body": "Pizza", "quote_id": first})
+    teacher.ok("POST", f"threads/{thread['id']}/replies", json={"body": "Paella"})
+    wiki_app = world.add_app(page, "wiki", "Glossary")
+    wiki = ta.ok("POST", f"apps/{wiki_app}/wiki", json={"title": "Words", "text": "one"})
+    teacher.ok("PUT", f"wiki/{wiki['id']}", json={"text": "one two", "base_revision": 1})
+    pupil.ok("PUT", f"wiki/{wiki['id']}", json={"text": "one two three", "base_revision": 2,
+                                                "summary": "more"})
+    docs = world.add_app(page, "documents", "Library")
+    folder = ta.ok("POST", f"apps/{docs}/folders", json={"name": "Plans"})
+    ta.post(f"apps/{docs}/documents", data=PDF,
+            params={"filename": "plan.pdf", "folder": folder["id"]}, expect=201)
+    gallery = world.add_app(page, "gallery", "Photos")
+    album = ta.ok("POST", f"apps/{gallery}/albums", json={"title": "Trip"})
+    photo = ta.post(f"albums/{album['id']}/photos", data=jpeg(),
+                    params={"filename": "trip.jpg", "caption": "At the lake"}, expect=201).json()
+    ids["photo_image"] = ta.get(f"photos/{photo['id']}/image", expect=200).content
+    web = world.add_app(page, "web_content", "Intro")
+    ta.ok("PUT", f"apps/{web}/content",
+          json={"html": "<p>Welcome <script>x()</script><b>partners</b></p>"})
+    ids["web_html"] = ta.ok("GET", f"apps/{web}/content")["html"]
+    ta.ok("PATCH", f"pages/{page}", json={"published": True})
+    ta.ok("POST", f"spaces/{world.slug}/events",
+          json={"kind": "deadline", "title": "Hand in", "starts_at": "2030-01-10"})
+    room = ta.ok("GET", f"spaces/{world.slug}/rooms")["items"][0]["id"]
+    pupil.ok("POST", f"rooms/{room}/messages", json={"body": "Hello chat"})
+    secret = world.add_page("teachers_room", "Staff only")
+    secret_web = world.add_app(secret, "web_content", "Plans", section="teachers_room")
+    ta.ok("PUT", f"apps/{secret_web}/content", json={"html": "<p>secret marks</p>"})
+    return ids
+
+
+# --------------------------------------------------------------------------- rights matrix
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_export_rights(world, role):
+    r = world.as_(role).get(f"spaces/{world.slug}/export")
+    check(r, EXPORT[role])
+    if r.status_code == 200:
+        assert r.headers["Content-Type"] == "application/zip"
+        assert r.headers["Content-Disposition"] == (
+            f'attachment; filename="{world.slug}-export.zip"'
+        )
+        with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+            manifest = json.loads(zf.read("space.json"))
+        assert manifest["version"] == 1
+        assert {(p["section"], p["slug"]) for p in manifest["pages"]} >= {
+            ("home", "home"), ("chat", "chat")}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_import_rights(world, role):
+    data = export(world)
+    slug = unique("imp")
+    r = import_zip(world.as_(role), data, slug)
+    check(r, IMPORT[role])
+    if r.status_code == 201:
+        body = r.json()
+        assert body["slug"] == slug and body["role"] == "teacher_admin"
+        # The importer is its only member: members are never imported.
+        members = world.as_(role).ok("GET", f"spaces/{slug}/members")["items"]
+        assert [m["name"] for m in members] == [world.as_(role).name]
+    else:
+        assert not space_exists(world.site, slug)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_copy_public_space_rights(world, role):
+    world.as_("teacher_admin").ok("PATCH", f"spaces/{world.slug}", json={"public": True})
+    slug = unique("cpy")
+    r = world.as_(role).post(f"spaces/{world.slug}/copy", json={"slug": slug, "title": "Mine"})
+    check(r, COPY_PUBLIC[role])
+    if r.status_code == 201:
+        assert r.json()["slug"] == slug and r.json()["title"] == "Mine"
+    else:
+        assert not space_exists(world.site, slug)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_copy_private_space_rights(world, role):
+    slug = unique("cpy")
+    r = world.as_(role).post(f"spaces/{world.slug}/copy", json={"slug": slug})
+    check(r, COPY_PRIVATE[role])
+    if r.status_code == 201:
+        assert r.json()["title"] == world.as_("teacher_admin").ok(
+            "GET", f"spaces/{world.slug}")["title"]
+    else:
+        assert not space_exists(world.site, slug)
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_export_import_round_trip(world, site):
+    ids = rich_space(world, site)
+    ta = world.as_("teacher_admin")
+    data = export(world)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        manifest = json.loads(zf.read("space.json"))
+    # Every stored blob travels: the PDF, the photo and its thumbnail.
+    assert len([n for n in names if n.startswith("files/")]) == 3
+    assert set(manifest["files"]) == {n.split("/")[1] for n in names if n.startswith("files/")}
+    assert world.as_("pupil").name in manifest["authors"]
+
+    importer = site.account("teacher", prefix="imp")
+    before = blobs(site)
+    slug = unique("imp")
+    r = import_zip(importer, data, slug, title="Imported copy")
+    check(r, 201)
+    body = r.json()
+    assert body["title"] == "Imported copy"
+    assert body["imported"]["documents"] == 1 and body["imported"]["photos"] == 1
+    assert body["authors_matched"] is True
+    assert len(blobs(site) - before) == 3
+
+    old, new = pages_with_apps(ta, world.slug), pages_with_apps(importer, slug)
+    assert shape(new) == shape(old)
+    # Every imported page has its notebook in the shared volume.
+    spaces = Path(site.hub.data_dir) / "spaces" / slug
+    notebooks = sorted(p.relative_to(spaces).as_posix() for p in spaces.rglob("*.ipynb"))
+    assert len(notebooks) == len(new) and "home/home.ipynb" in notebooks
+
+    # Blog post and comment, with their authors matched by username.
+    blog = app_of(new, "activities", "Exchange", "blog")
+    posts = importer.ok("GET", f"apps/{blog}/posts")["items"]
+    assert [(p["title"], p["body"]) for p in posts] == [("Hello", "**Hi** all")]
+    assert "<strong>Hi</strong>" in posts[0]["body_html"]
+    assert posts[0]["author"]["name"] == world.as_("teacher").name
+    comments = importer.ok("GET", f"posts/{posts[0]['id']}/comments")["items"]
+    assert [c["body"] for c in comments] == ["Hi from class 3"]
+    assert comments[0]["author"]["name"] == world.as_("pupil").name
+
+    # Forum thread with its three replies, the quote pointing into the new thread.
+    forum = app_of(new, "activities", "Exchange", "forum")
+    threads = importer.ok("GET", f"apps/{forum}/threads")["items"]
+    assert [(t["title"], t["reply_count"]) for t in threads] == [("Food", 3)]
+    replies = importer.ok("GET", f"threads/{threads[0]['id']}/replies")["items"]
+    assert [r["body"] for r in replies] == ["Favourite?", "Pizza", "Paella"]
+    assert replies[1]["quote"]["id"] == replies[0]["id"]
+    assert threads[0]["last_post_id"] == replies[-1]["id"]
+
+    # Wiki with all three revisions.
+    wiki_app = app_of(new, "activities", "Exchange", "wiki")
+    wikis = importer.ok("GET", f"apps/{wiki_app}/wiki")["items"]
+    assert [w["title"] for w in wikis] == ["Words"]
+    wiki = importer.ok("GET", f"wiki/{wikis[0]['id']}")
+    assert (wiki["revision"], wiki["text"]) == (3, "one two three")
+    revisions = importer.ok("GET", f"wiki/{wikis[0]['id']}/revisions")["items"]
+    assert [r["number"] for r in revisions] == [3, 2, 1]
+    assert [r["author"]["name"] for r in revisions] == [
+        world.as_("pupil").name, world.as_("teacher").name, ta.name]
+    assert importer.ok("GET", f"wiki/{wikis[0]['id']}/revisions/1")["text"] == "one"
+    # The wiki still refuses lost updates after the import.
+    importer.put(f"wiki/{wikis[0]['id']}", json={"text": "x", "base_revision": 2}, expect=409)
+
+    # Document in its folder: the same bytes come back.
+    docs = app_of(new, "activities", "Exchange", "documents")
+    folders = importer.ok("GET", f"apps/{docs}/folders")["items"]
+    assert [f["name"] for f in folders] == ["Plans"]
+    documents = importer.ok("GET", f"apps/{docs}/documents",
+                            params={"folder": folders[0]["id"]})["items"]
+    assert [(d["filename"], d["content_type"]) for d in documents] == [
+        ("plan.pdf", "application/pdf")]
+    assert importer.get(f"documents/{documents[0]['id']}/download", expect=200).content == PDF
+
+    # Photo: the already re-encoded blob is kept as it is, with its thumbnail.
+    gallery = app_of(new, "activities", "Exchange", "gallery")
+    albums = importer.ok("GET", f"apps/{gallery}/albums")["items"]
+    assert [(a["title"], a["photo_count"]) for a in albums] == [("Trip", 1)]
+    photos = importer.ok("GET", f"albums/{albums[0]['id']}/photos")["items"]
+    assert (photos[0]["caption"], photos[0]["width"], photos[0]["height"]) == (
+        "At the lake", 640, 480)
+    assert importer.get(f"photos/{photos[0]['id']}/image", expect=200).content == ids[
+        "photo_image"]
+    thumb = importer.get(f"photos/{photos[0]['id']}/thumbnail", expect=200).content
+    assert Image.open(io.BytesIO(thumb)).format == "JPEG"
+
+    # Web content, still sanitized.
+    web = app_of(new, "activities", "Exchange", "web_content")
+    assert importer.ok("GET", f"apps/{web}/content")["html"] == ids["web_html"]
+    assert "script" not in ids["web_html"]
+
+    # The calendar and the chat travel too.
+    events = importer.ok("GET", f"spaces/{slug}/events",
+                         params={"from": "2030-01-01", "to": "2030-02-01"})["items"]
+    assert [(e["title"], e["starts_at"]) for e in events] == [("Hand in", "2030-01-10")]
+    rooms = importer.ok("GET", f"spaces/{slug}/rooms")["items"]
+    assert [r["name"] for r in rooms] == ["General"]
+    messages = importer.ok("GET", f"rooms/{rooms[0]['id']}/messages")["items"]
+    assert [(m["body"], m["author"]["name"]) for m in messages] == [
+        ("Hello chat", world.as_("pupil").name)]
+
+    # The import is in the new space's journal; the new space starts private.
+    activity = importer.ok("GET", f"spaces/{slug}/activity")["items"]
+    assert [a["verb"] for a in activity] == ["space.import"]
+    assert importer.ok("GET", f"spaces/{slug}")["public"] is False
+    # Changing the copy leaves the original alone.
+    importer.ok("PUT", f"apps/{web}/content", json={"html": "<p>changed</p>"})
+    old_web = app_of(old, "activities", "Exchange", "web_content")
+    assert ta.ok("GET", f"apps/{old_web}/content")["html"] == ids["web_html"]
+
+
+def test_forged_archive_does_not_borrow_authors(world, site):
+    """An archive whose space.json was changed (no valid signature) keeps its content but
+    attributes it to nobody: a forged export cannot put words in a member's mouth."""
+    teacher = world.as_("teacher")
+    page = world.add_page("activities", "Journal")
+    blog = world.add_app(page, "blog")
+    teacher.ok("POST", f"apps/{blog}/posts", json={"title": "Mine", "body": "by me"})
+    manifest, files = read_zip(export(world))
+    for p in manifest["pages"]:
+        for app in p["apps"]:
+            for post in (app.get("content") or {}).get("posts", []):
+                post["body"] = "words I never wrote"
+    importer = site.account("teacher", prefix="imp")
+    slug = unique("imp")
+    r = import_zip(importer, make_zip(manifest, files), slug)
+    check(r, 201)
+    assert r.json()["authors_matched"] is False
+    new = pages_with_apps(importer, slug)
+    posts = importer.ok("GET", f"apps/{app_of(new, 'activities', 'Journal', 'blog')}/posts")
+    assert [(p["body"], p["author"]) for p in posts["items"]] == [("words I never wrote", None)]
+
+
+# --------------------------------------------------------------------------- malicious archives
+
+
+def read_zip(data: bytes) -> tuple[dict, dict[str, bytes]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        manifest = json.loads(zf.read("space.json"))
+        files = {n: zf.read(n) for n in zf.namelist() if n.startswith("files/")}
+    return manifest, files
+
+
+def make_zip(manifest: dict | None, files: dict[str, bytes], extra=()) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        if manifest is not None:
+            zf.writestr("space.json", json.dumps(manifest))
+        for name, data in files.items():
+            zf.writestr(name, data)
+        for name, data in extra:
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def _bomb(manifest, files):
+    # 21 MB of zeros (over 10 x the 2 MB limit) compresses to about 20 kB.
+    return make_zip(manifest, files, [("files/" + "0" * 32, b"\0" * (21 * 1024 * 1024))])
+
+
+def _drop_referenced_file(manifest, files):
+    pdf = next(n for n, d in files.items() if d == PDF)
+    return make_zip(manifest, {n: d for n, d in files.items() if n != pdf})
+
+
+def _wrong_version(manifest, files):
+    return make_zip({**manifest, "version": 2}, files)
+
+
+def _bad_page(manifest, files):
+    manifest["pages"][0]["section"] = "attic"
+    return make_zip(manifest, files)
+
+
+def _exif_photo(manifest, files):
+    # A "photo" carrying GPS data: it must not slip past the stripping via an import.
+    exif = Image.Exif()
+    exif.get_ifd(0x8825)[0x0001] = "N"
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(out, "JPEG", exif=exif.tobytes())
+    data = out.getvalue()
+    for p in manifest["pages"]:
+        for app in p["apps"]:
+            for album in (app.get("content") or {}).get("albums", []):
+                for photo in album["photos"]:
+                    files[f"files/{photo['file']}"] = data
+                    manifest["files"][photo["file"]] = {
+                        "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return make_zip(manifest, files)
+
+
+def _damaged_file(manifest, files):
+    pdf = next(n for n, d in files.items() if d == PDF)
+    files[pdf] = PDF.replace(b"Bonjour", b"Hacked!")
+    return make_zip(manifest, files)
+
+
+MALICIOUS = {
+    "path traversal": (lambda mf, f: make_zip(mf, f, [("../evil", b"x")]), "unsafe path"),
+    "absolute path": (lambda mf, f: make_zip(mf, f, [("/etc/evil", b"x")]), "unsafe path"),
+    "zip bomb": (_bomb, "unpack to more than"),
+    "no space.json": (lambda mf, f: make_zip(None, f), "no space.json"),
+    "not json": (lambda mf, f: make_zip(None, f, [("space.json", b"{nope")]), "not valid JSON"),
+    "wrong version": (_wrong_version, "version 2"),
+    "bad section": (_bad_page, "section"),
+    "referenced file missing": (_drop_referenced_file, "lacks files/"),
+    "file damaged": (_damaged_file, "checksum"),
+    "photo with location data": (_exif_photo, "metadata"),
+    "not a zip": (lambda mf, f: PDF, "not a readable ZIP"),
+}
+
+
+@pytest.mark.parametrize("case", MALICIOUS)
+def test_malicious_archive_is_refused_and_leaves_nothing(world, site, case):
+    rich_space(world, site)
+    manifest, files = read_zip(export(world))
+    build, message = MALICIOUS[case]
+    data = build(manifest, files)
+    assert len(data) < LIMIT
+    importer = site.account("teacher", prefix="imp")
+    before = blobs(site)
+    slug = unique("bad")
+    r = import_zip(importer, data, slug)
+    check(r, 400)
+    assert message in r.json()["message"], r.json()["message"]
+    assert not space_exists(site, slug)
+    assert blobs(site) == before
+    assert importer.ok("GET", "spaces")["items"] == []
+
+
+def test_import_limits_and_conflicts(world, site):
+    data = export(world)
+    importer = site.account("teacher", prefix="imp")
+    # The slug is taken: 409, nothing created.
+    check(import_zip(importer, data, world.slug), 409)
+    # A bad slug, and no slug at all.
+    check(import_zip(importer, data, "Not A Slug"), 400)
+    check(importer.post("spaces/import", data=data), 400)
+    # An empty body, and an archive over the upload limit.
+    check(import_zip(importer, b""), 400)
+    check(import_zip(importer, b"PK" + b"\0" * LIMIT), 413)
+    # Import twice from one archive: two independent spaces.
+    first, second = unique("imp"), unique("imp")
+    check(import_zip(importer, data, first), 201)
+    check(import_zip(importer, data, second), 201)
+    check(import_zip(importer, data, second), 409)
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def test_copy_public_space_as_template(world, site):
+    ids = rich_space(world, site)
+    ta = world.as_("teacher_admin")
+    ta.ok("PATCH", f"spaces/{world.slug}", json={"public": True})
+    outsider = world.as_("outsider")
+    before = blobs(site)
+    slug = unique("tpl")
+    r = outsider.post(f"spaces/{world.slug}/copy", json={"slug": slug, "title": "Template"})
+    check(r, 201)
+    assert r.json()["role"] == "teacher_admin"
+    assert blobs(site) == before  # no files in a template
+
+    new = pages_with_apps(outsider, slug)
+    # Only what the public could see (the published page), plus the fixed Home and Chat.
+    assert {(p["section"], p["title"]) for p in new} == {
+        ("home", "Home"), ("chat", "Chat"), ("activities", "Exchange")}
+    old = pages_with_apps(ta, world.slug)
+    exchange = [p for p in old if p["title"] == "Exchange"]
+    assert shape([p for p in new if p["title"] == "Exchange"]) == shape(exchange)
+
+    web = app_of(new, "activities", "Exchange", "web_content")
+    assert outsider.ok("GET", f"apps/{web}/content")["html"] == ids["web_html"]
+    wiki_app = app_of(new, "activities", "Exchange", "wiki")
+    wikis = outsider.ok("GET", f"apps/{wiki_app}/wiki")["items"]
+    wiki = outsider.ok("GET", f"wiki/{wikis[0]['id']}")
+    assert (wiki["revision"], wiki["text"]) == (1, "one two three")
+    assert wiki["author"]["name"] == outsider.name
+    # No posts, threads, documents, photos, events; only the copier is a member.
+    assert outsider.ok("GET", f"apps/{app_of(new, 'activities', 'Exchange', 'blog')}/posts")[
+        "items"] == []
+    assert outsider.ok("GET",
+                       f"apps/{app_of(new, 'activities', 'Exchange', 'forum')}/threads")[
+        "items"] == []
+    assert outsider.ok("GET",
+                       f"apps/{app_of(new, 'activities', 'Exchange', 'documents')}/documents")[
+        "items"] == []
+    assert outsider.ok("GET",
+                       f"apps/{app_of(new, 'activities', 'Exchange', 'gallery')}/albums")[
+        "items"] == []
+    assert outsider.ok("GET", f"spaces/{slug}/events",
+                       params={"from": "2030-01-01", "to": "2030-02-01"})["items"] == []
+    assert [m["name"] for m in outsider.ok("GET", f"spaces/{slug}/members")["items"]] == [
+        outsider.name]
+    assert [r["name"] for r in outsider.ok("GET", f"spaces/{slug}/rooms")["items"]] == ["General"]
+    activity = outsider.ok("GET", f"spaces/{slug}/activity")["items"]
+    assert [a["verb"] for a in activity] == ["space.copy"]
+    # The Teachers' Room of the source never reaches an outsider's copy.
+    assert "secret" not in json.dumps(new)
+
+
+def test_copy_by_its_administrator_keeps_every_page(world, site):
+    rich_space(world, site)
+    ta = world.as_("teacher_admin")
+    slug = unique("tpl")
+    check(ta.post(f"spaces/{world.slug}/copy", json={"slug": slug}), 201)
+    old, new = pages_with_apps(ta, world.slug), pages_with_apps(ta, slug)
+    assert shape(new) == shape(old)
+    check(ta.post(f"spaces/{world.slug}/copy", json={"slug": slug}), 409)
+    check(ta.post(f"spaces/{world.slug}/copy", json={}), 400)
+    check(ta.post("spaces/no-such-space-here/copy", json={"slug": unique("tpl")}), 404)

@@ -1,0 +1,332 @@
+"""The real TwinSpace hub over HTTP, as a browser uses it: login form, throttling, join pages.
+
+Each scenario that counts failed logins gets its own hub: every request of the tests
+comes from 127.0.0.1, so failures of one scenario would count toward the address limit
+of another. No member's server is started here, so the simple spawner is enough.
+Throttle settings are small (3 s locks) so locks can be seen to expire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+import time
+from html import unescape
+
+import pytest
+import requests
+from hubharness import proxy_available
+from hubproc import TwinSpaceHub, browser_login
+from utils import Caller, unique
+
+pytestmark = [
+    pytest.mark.hub,
+    pytest.mark.skipif(not proxy_available(), reason="the node proxy is not installed"),
+]
+
+PASSWORD = "correct-horse-battery"
+INVALID = "Invalid username or password"
+LOCKED = "Too many attempts: try again in 1 minute."
+THROTTLE_ENV = {
+    "TWINSPACE_LOGIN_LOCK_SECONDS": "3",
+    "TWINSPACE_LOGIN_STEP_DELAY": "0.01",
+    "TWINSPACE_LOGIN_ADDRESS_THRESHOLD": "8",
+}
+
+
+def start_hub(tmp_path_factory, name: str, **env: str) -> TwinSpaceHub:
+    hub = TwinSpaceHub(
+        tmp_path_factory.mktemp(name),
+        settings={"isolate_users": False},
+        env={**THROTTLE_ENV, **env},
+        extra_config="c.JupyterHub.spawner_class = 'simple'",
+    )
+    hub.start()
+    hub.wait_for_service()
+    return hub
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    hub = start_hub(tmp_path_factory, "login-hub")
+    yield hub
+    hub.stop()
+
+
+def admin(hub: TwinSpaceHub) -> Caller:
+    """The `twinspace` command's identity (a trusted service of the hub)."""
+    return Caller(hub.api_base, _token=hub.tokens["twinspace-admin"], name="twinspace-admin")
+
+
+def account(hub: TwinSpaceHub, kind: str = "teacher", password: str | None = PASSWORD,
+            **fields) -> str:
+    name = unique(kind[:3])
+    body = {"name": name, "kind": kind, "display_name": fields.pop("display_name", name),
+            "school": "École Test", "country": "FR", **fields}
+    if password is not None:
+        body["password"] = password
+    admin(hub).ok("POST", "users", json=body)
+    return name
+
+
+def space_with(hub: TwinSpaceHub, founder: str, title: str = "Rivers of Europe") -> str:
+    slug = unique("space")
+    admin(hub).ok("POST", "spaces", json={"slug": slug, "title": title, "founder": founder})
+    return slug
+
+
+def as_member(hub: TwinSpaceHub, name: str) -> Caller:
+    """`name` calling the API with a token of their own, as their kernel would."""
+    hub.create_user(name)
+    return Caller(hub.api_base, _token=hub.token_for(name), name=name)
+
+
+def hub_user(hub: TwinSpaceHub, session: requests.Session) -> requests.Response:
+    return session.get(f"{hub.url}hub/api/user", timeout=30)
+
+
+def html(response: requests.Response) -> str:
+    """The page as a browser reads it (UTF-8, as its <meta charset> says)."""
+    return response.content.decode("utf-8")
+
+
+def error_text(response: requests.Response) -> str:
+    """The visible error of a form page (login or TwinSpace pages)."""
+    found = re.search(r'class="(?:login_error|twinspace-error)"[^>]*>(.*?)</p>', html(response),
+                      re.S)
+    return unescape(found.group(1)).strip() if found else ""
+
+
+def form_post(session: requests.Session, url: str, data: dict) -> requests.Response:
+    data = {**data, "_xsrf": session.cookies.get("_xsrf")}
+    return session.post(url, data=data, allow_redirects=False, timeout=60)
+
+
+def login_error(hub: TwinSpaceHub, name: str, password: str) -> str:
+    r = browser_login(hub, name, password).login_response
+    assert r.status_code in (403, 429), (r.status_code, html(r)[:300])
+    assert "<form" in html(r) and 'name="password"' in html(r)  # the form again
+    return error_text(r)
+
+
+# --- the login page --------------------------------------------------------------------
+
+
+def test_login_page_is_themed(hub):
+    r = requests.get(f"{hub.url}hub/login", timeout=30)
+    assert r.status_code == 200
+    assert "<title>Log in · TwinSpace</title>" in html(r)
+    assert "Pupils: type the username and password from your paper slip." in html(r)
+    assert 'for="username_input"' in html(r) and 'for="password_input"' in html(r)
+
+
+def test_login_through_the_form_gives_groups(hub):
+    founder = account(hub)
+    slug = space_with(hub, founder)
+    (pupil,) = as_member(hub, founder).ok(
+        "POST", f"spaces/{slug}/pupils", json={"names": ["Léa Martin"]}
+    )["items"]
+
+    for name, password, role in ((founder, PASSWORD, "teacher_admin"),
+                                 (pupil["name"], pupil["password"], "pupil")):
+        session = browser_login(hub, name, password)
+        assert session.login_response.status_code == 302
+        r = hub_user(hub, session)
+        assert r.status_code == 200, html(r)
+        assert r.json()["name"] == name
+        assert r.json()["groups"] == [f"space:{slug}:{role}"]
+
+
+def test_unknown_user_and_wrong_password(hub):
+    name = account(hub)
+    assert login_error(hub, "nobody-at-all", PASSWORD) == INVALID
+    assert login_error(hub, name, "not-the-password") == INVALID
+
+
+def test_session_survives_a_hub_restart(hub):
+    name = account(hub)
+    session = browser_login(hub, name, PASSWORD)
+    assert hub_user(hub, session).status_code == 200
+    hub.restart()
+    r = hub_user(hub, session)
+    assert r.status_code == 200 and r.json()["name"] == name
+
+
+# --- joining by invitation -------------------------------------------------------------
+
+
+def invite(hub: TwinSpaceHub, **body) -> tuple[dict, str, str]:
+    """A founder (display name "Marie Curie") invites someone; (invitation, slug, founder)."""
+    founder = account(hub, display_name="Marie Curie")
+    slug = space_with(hub, founder, "Rivers of Europe")
+    invitation = as_member(hub, founder).ok("POST", f"spaces/{slug}/invitations",
+                           json={"role": "teacher", **body})
+    return invitation, slug, founder
+
+
+def expire_invitation(hub: TwinSpaceHub, invitation_id: int) -> None:
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    with sqlite3.connect(hub.data_dir / "service" / "twinspace.sqlite") as db:
+        db.execute("UPDATE invitations SET expires_at = ? WHERE id = ?",
+                   (past, invitation_id))
+
+
+def join_form(name: str, password: str = PASSWORD, password2: str | None = None) -> dict:
+    return {"username": name, "display_name": "Jan Novák", "school": "ZŠ Brno",
+            "country": "CZ", "password": password, "password2": password2 or password}
+
+
+def test_newcomer_joins_through_the_link_and_logs_in(hub):
+    invitation, slug, _ = invite(hub, email=f"{unique('jan')}@school.example")
+    link = invitation["link"]
+    assert link.startswith(hub.url + "hub/twinspace/join?token=")
+
+    browser = requests.Session()
+    page = browser.get(link, timeout=30)
+    assert page.status_code == 200
+    assert "Rivers of Europe" in html(page) and "Marie Curie" in html(page)
+    assert re.search(r'id="join-role">\s*teacher\s*<', html(page))
+
+    name = unique("jan")
+    r = form_post(browser, link, join_form(name))
+    assert r.status_code == 302, html(r)[:500]
+    me = hub_user(hub, browser)  # logged in at once
+    assert me.status_code == 200
+    assert me.json()["name"] == name and me.json()["groups"] == [f"space:{slug}:teacher"]
+
+    again = browser_login(hub, name, PASSWORD)
+    assert again.login_response.status_code == 302
+
+    # The link is used up: a clear page, whoever opens it.
+    for opener in (requests.Session(), browser):
+        used = opener.get(link, timeout=30)
+        assert used.status_code == 409
+        assert error_text(used) == "This invitation has already been used."
+        assert "Traceback" not in html(used)
+
+
+def test_join_form_keeps_what_was_typed_on_errors(hub):
+    invitation, _, _ = invite(hub)
+    link = invitation["link"]
+    browser = requests.Session()
+    browser.get(link, timeout=30)
+
+    name = unique("eva")
+    r = form_post(browser, link, join_form(name, PASSWORD, "something-else"))
+    assert r.status_code == 400
+    assert error_text(r) == "The two passwords are not the same: please type them again."
+    assert f'value="{name}"' in html(r) and 'value="ZŠ Brno"' in html(r)
+    assert PASSWORD not in html(r) and "something-else" not in html(r)
+
+    taken = account(hub)
+    r = form_post(browser, link, join_form(taken))
+    assert r.status_code == 409
+    assert error_text(r) == f"The username {taken} is taken."
+    assert 'value="Jan Novák"' in html(r) and PASSWORD not in html(r)
+
+    r = form_post(browser, link, join_form(name, "short", "short"))
+    assert r.status_code == 400
+    assert error_text(r) == "A password must be at least 8 characters long."
+
+    # Nothing was used up by the failures.
+    assert form_post(browser, link, join_form(name)).status_code == 302
+
+
+def test_expired_and_unknown_join_links_get_a_clear_page(hub):
+    invitation, _, _ = invite(hub)
+    expire_invitation(hub, invitation["id"])
+    r = requests.get(invitation["link"], timeout=30)
+    assert r.status_code == 409
+    assert error_text(r) == "This invitation has expired."
+    assert "This invitation cannot be used" in html(r)
+
+    session = requests.Session()
+    session.get(f"{hub.url}hub/login", timeout=30)  # an XSRF cookie, as a browser has
+    r = form_post(session, invitation["link"], join_form(unique("late")))
+    assert r.status_code == 409 and error_text(r) == "This invitation has expired."
+
+    for url in (f"{hub.url}hub/twinspace/join?token=made-up",
+                f"{hub.url}hub/twinspace/join"):
+        r = requests.get(url, timeout=30)
+        assert r.status_code == 404
+        assert error_text(r) == "This invitation link is not valid."
+
+
+# --- choosing a password with a link ---------------------------------------------------
+
+
+def test_password_link_page(hub):
+    name = account(hub, password=None, display_name="Ana Lopez")
+    link = admin(hub).ok("POST", f"users/{name}/password-link")["link"]
+    assert link.startswith(hub.url + "hub/twinspace/password?token=")
+    assert login_error(hub, name, PASSWORD) == INVALID  # no password yet
+
+    browser = requests.Session()
+    page = browser.get(link, timeout=30)
+    assert page.status_code == 200
+    assert "Ana Lopez" in html(page) and name in html(page)
+
+    r = form_post(browser, link, {"password": PASSWORD, "password2": "other-password"})
+    assert r.status_code == 400 and "not the same" in error_text(r)
+    r = form_post(browser, link, {"password": PASSWORD, "password2": PASSWORD})
+    assert r.status_code == 302
+    assert hub_user(hub, browser).json()["name"] == name
+
+    assert browser_login(hub, name, PASSWORD).login_response.status_code == 302
+    used = requests.get(link, timeout=30)
+    assert used.status_code == 409
+    assert error_text(used) == "This link has already been used."
+
+
+# --- throttling (own hubs: the counts are per hub) --------------------------------------
+
+
+ACCOUNT_LOCK = 15.0
+
+
+@pytest.fixture(scope="module")
+def account_hub(tmp_path_factory):
+    # Locks outlast a hub restart (a few seconds) here.
+    hub = start_hub(tmp_path_factory, "account-throttle",
+                    TWINSPACE_LOGIN_LOCK_SECONDS=str(ACCOUNT_LOCK))
+    yield hub
+    hub.stop()
+
+
+def test_wrong_passwords_lock_the_account_across_a_restart(account_hub):
+    hub = account_hub
+    name = account(hub)
+    for _ in range(5):  # the fifth failure sets the lock
+        assert login_error(hub, name, "wrong-password") == INVALID
+    locked_at = time.monotonic()
+    assert login_error(hub, name, PASSWORD) == LOCKED  # the right password too
+
+    hub.restart()  # the lock is in the database, not in the hub's memory
+    assert time.monotonic() - locked_at < ACCOUNT_LOCK - 1, "restart slower than the lock"
+    assert login_error(hub, name, PASSWORD) == LOCKED
+
+    time.sleep(max(0.0, locked_at + ACCOUNT_LOCK + 0.3 - time.monotonic()))
+    assert browser_login(hub, name, PASSWORD).login_response.status_code == 302
+    # Other accounts from the same address were never locked out by this.
+    other = account(hub)
+    assert browser_login(hub, other, PASSWORD).login_response.status_code == 302
+
+
+@pytest.fixture(scope="module")
+def address_hub(tmp_path_factory):
+    hub = start_hub(tmp_path_factory, "address-throttle")
+    yield hub
+    hub.stop()
+
+
+def test_one_address_against_many_accounts_is_locked(address_hub):
+    hub = address_hub
+    names = [account(hub) for _ in range(9)]
+    for name in names[:8]:  # one wrong guess each: no account reaches its own limit
+        assert login_error(hub, name, "guess-1234") == INVALID
+    # The address is locked now, for everyone coming from it, right password or not.
+    assert login_error(hub, names[8], PASSWORD) == LOCKED
+    assert login_error(hub, "nobody-at-all", PASSWORD) == LOCKED
+    time.sleep(3.2)
+    assert browser_login(hub, names[8], PASSWORD).login_response.status_code == 302

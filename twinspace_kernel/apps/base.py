@@ -1,0 +1,159 @@
+"""What every TwinSpace app shares: its client, its context, and errors shown politely."""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import ipywidgets as widgets
+
+from ..client import Forbidden, NotFound, ServiceUnavailable, TwinSpaceClient, TwinSpaceError
+from ..i18n import _
+
+log = logging.getLogger("twinspace.apps")
+
+BANNER_STYLES = {
+    "info": "background:#e8f0fe;color:#0b3d91;border:1px solid #9bb8f0",
+    "success": "background:#e6f4ea;color:#0d5223;border:1px solid #8cc79b",
+    "error": "background:#fdecea;color:#7a1212;border:1px solid #ee9a9a",
+}
+
+
+def escape(text: Any) -> str:
+    """Text from members always goes into HTML widgets escaped."""
+    return html.escape("" if text is None else str(text))
+
+
+def role_label(role: str) -> str:
+    """A role as people read it, in the member's language."""
+    labels = {
+        "teacher_admin": _("Teacher administrator"),
+        "teacher": _("Teacher"),
+        "pupil_admin": _("Pupil administrator"),
+        "pupil": _("Pupil"),
+        "visitor": _("Visitor"),
+    }
+    return labels.get(role, role)
+
+
+class TwinSpaceApp(widgets.VBox):
+    """One application on a page, built from its app id; it renders itself when displayed.
+
+    Subclasses set `kind` and implement `refresh()` (read from the service and rebuild
+    `self.body`). Everything that calls the service goes through `guard()` or the
+    `action` decorator, so a refusal becomes a polite message and a dead service a
+    banner with a Retry button, never a traceback. What the member may do comes from
+    the service (`self.may`); hiding a button is a courtesy, the service decides.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, app_id: int | None = None, *, client: TwinSpaceClient | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_class("twinspace-app")
+        self.add_class(f"twinspace-{self.kind or 'app'}")
+        self.app_id = app_id
+        self.info: dict[str, Any] = {}
+        self.title = widgets.HTML()
+        self.banner = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.retry_button = widgets.Button(
+            description=_("Retry"), icon="refresh", layout=widgets.Layout(display="none")
+        )
+        self.retry_button.on_click(lambda _button: self.load())
+        self.body = widgets.VBox()
+        self.children = [self.title, widgets.HBox([self.banner, self.retry_button]), self.body]
+        self.client: TwinSpaceClient | None = None
+        try:
+            self.client = client or TwinSpaceClient()
+        except ServiceUnavailable as e:
+            self.show_unavailable(e)
+            return
+        self.load()
+
+    # --- context ----------------------------------------------------------------------
+
+    @property
+    def may(self) -> dict[str, bool]:
+        """What the member may do in this app's section (from the service)."""
+        return self.info.get("may", {})
+
+    @property
+    def space(self) -> str:
+        return self.info.get("space", "")
+
+    def load(self) -> None:
+        """(Re)load the app's context and content; safe to call again after an error."""
+        self.clear_notice()
+        if self.client is None:
+            return
+        if self.app_id is not None:
+            info = self.guard(self.client.get, f"apps/{self.app_id}")
+            if info is None:
+                return
+            if self.kind and info["kind"] != self.kind:
+                self.notice(_("This page's application is not a {kind}.").format(kind=self.kind),
+                            "error")
+                return
+            self.info = info
+            self.title.value = f"<h3>{escape(info['title'])}</h3>"
+        self.guard(self.refresh)
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    # --- errors and notices -----------------------------------------------------------
+
+    def guard(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Call `fn`; show what went wrong instead of raising. Returns None on error."""
+        try:
+            return fn(*args, **kwargs)
+        except ServiceUnavailable as e:
+            self.show_unavailable(e)
+        except Forbidden as e:
+            self.notice(e.message, "error")
+        except NotFound as e:
+            self.notice(e.message, "error")
+        except TwinSpaceError as e:
+            self.notice(e.message, "error")
+        return None
+
+    def show_unavailable(self, error: TwinSpaceError) -> None:
+        self.notice(
+            _("TwinSpace is not answering right now.") + " " + _("Try again in a moment."),
+            "error",
+        )
+        self.retry_button.layout.display = ""
+        log.warning("TwinSpace service unavailable: %s", error.message)
+
+    def notice(self, text: str, kind: str = "info") -> None:
+        self.banner.value = (
+            f'<div role="status" style="{BANNER_STYLES[kind]};padding:6px 10px;'
+            f'border-radius:4px">{escape(text)}</div>'
+        )
+        self.banner.layout.display = ""
+
+    def clear_notice(self) -> None:
+        self.banner.value = ""
+        self.banner.layout.display = "none"
+        self.retry_button.layout.display = "none"
+
+
+def action(method: Callable) -> Callable:
+    """Wrap a button callback: errors become notices, the button is disabled meanwhile."""
+
+    @functools.wraps(method)
+    def wrapper(self: TwinSpaceApp, button: widgets.Button | None = None, *args: Any) -> Any:
+        if button is not None and hasattr(button, "disabled"):
+            button.disabled = True
+        try:
+            self.clear_notice()
+            return self.guard(method, self, *args)
+        finally:
+            if button is not None and hasattr(button, "disabled"):
+                button.disabled = False
+
+    return wrapper

@@ -1,0 +1,350 @@
+"""Profiles and walls (F10, F11): my profile and photo, other members' profiles, walls, mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..client import Forbidden, NotFound, TwinSpaceError
+from ..i18n import _
+from .base import TwinSpaceApp, action, escape, role_label
+from .members import MUTED, home_rights
+from .uploading import limit_text, selected_files, short_date, too_large_message, upload_limit
+
+PHOTO_SIZE = "160px"
+# Profile fields in the order they are shown, with their editing widget's height.
+FIELDS = ("about", "interests", "hobbies", "favourite_food")
+
+
+def field_label(name: str) -> str:
+    return {
+        "about": _("About me"),
+        "interests": _("Interests"),
+        "hobbies": _("Hobbies"),
+        "favourite_food": _("Favourite food"),
+    }[name]
+
+
+def multiline(text: str | None) -> str:
+    return escape(text).replace("\n", "<br>")
+
+
+def profile_html(profile: dict) -> str:
+    where = ", ".join(p for p in (profile.get("school"), profile.get("country")) if p)
+    parts = [
+        f"<h4>{escape(profile.get('display_name') or profile.get('name'))}</h4>",
+        f'<p style="{MUTED}">{escape(where)}</p>' if where else "",
+    ]
+    filled = [f for f in FIELDS if profile.get(f)]
+    for name in filled:
+        parts.append(f"<p><b>{escape(field_label(name))}</b><br>{multiline(profile[name])}</p>")
+    if not filled:
+        parts.append(f"<p><i>{escape(_('This profile is still empty.'))}</i></p>")
+    return "".join(parts)
+
+
+class Profile(TwinSpaceApp):
+    """My profile (edit, photo) and the space's members' profiles, walls and mail."""
+
+    kind = "profile"
+
+    def __init__(self, app_id: int | None = None, *, member: str | None = None,
+                 **kwargs: Any) -> None:
+        self.start_member = member
+        self._quiet = False
+        self.home_may: dict[str, bool] = {}
+        self.me: dict[str, Any] = {}
+        self.limit = 0
+        self.current: str | None = None
+        self.current_profile: dict[str, Any] = {}
+        self.wall_next: int | None = None
+        self.wall_rows: dict[int, widgets.HBox] = {}
+        self.wall_delete_buttons: dict[int, widgets.Button] = {}
+
+        # --- My profile ---------------------------------------------------------------
+        self.editors: dict[str, widgets.Widget] = {}
+        for name in FIELDS:
+            if name == "favourite_food":
+                editor = widgets.Text(placeholder=_("e.g. pancakes"),
+                                      layout=widgets.Layout(width="420px"))
+            else:
+                editor = widgets.Textarea(layout=widgets.Layout(width="420px", height="80px"))
+            self.editors[name] = editor
+        self.save_button = widgets.Button(description=_("Save my profile"), icon="save",
+                                          button_style="primary")
+        self.save_button.on_click(self.save)
+        self.my_photo = widgets.Image(layout=widgets.Layout(width=PHOTO_SIZE, height=PHOTO_SIZE,
+                                                            display="none"))
+        self.no_photo = widgets.HTML(f"<i>{escape(_('No photo yet.'))}</i>")
+        self.photo_upload = widgets.FileUpload(
+            accept="image/*", multiple=False, description=_("Choose a photo"), icon="upload",
+            tooltip=_("Upload a photo of yourself (JPEG, PNG…)"),
+        )
+        self.photo_upload.observe(self._photo_chosen, names="value")
+        self.photo_limit = widgets.HTML()
+        self.remove_photo_button = widgets.Button(description=_("Remove photo"), icon="trash",
+                                                  layout=widgets.Layout(display="none"))
+        self.remove_photo_button.on_click(self.remove_photo)
+        my_fields = []
+        for name in FIELDS:
+            my_fields += [widgets.Label(field_label(name)), self.editors[name]]
+        self.my_box = widgets.VBox([
+            widgets.HTML(f"<h4>{escape(_('My photo'))}</h4>"),
+            self.my_photo, self.no_photo,
+            widgets.HBox([self.photo_upload, self.remove_photo_button]),
+            self.photo_limit,
+            widgets.HTML(f'<p style="{MUTED}">' + escape(_(
+                "Location data is removed from photos. Pupils' profiles are seen only by "
+                "the teachers and pupils of your spaces.")) + "</p>"),
+            *my_fields,
+            self.save_button,
+        ])
+
+        # --- Browse profiles ----------------------------------------------------------
+        self.picker = widgets.Dropdown(description=_("Member"), options=[], value=None,
+                                       layout=widgets.Layout(width="420px"))
+        self.picker.observe(self._member_picked, names="value")
+        self.card = widgets.HTML()
+        self.photo = widgets.Image(layout=widgets.Layout(width=PHOTO_SIZE, height=PHOTO_SIZE,
+                                                         display="none"))
+        self.wall_list = widgets.VBox()
+        self.wall_text = widgets.Textarea(placeholder=_("Write on the wall…"),
+                                          layout=widgets.Layout(width="420px", height="70px"))
+        self.wall_button = widgets.Button(description=_("Post on the wall"), icon="comment",
+                                          button_style="primary")
+        self.wall_button.on_click(self.post_on_wall)
+        self.wall_more_button = widgets.Button(description=_("Older posts"), icon="chevron-down",
+                                               layout=widgets.Layout(display="none"))
+        self.wall_more_button.on_click(self.more_wall)
+        self.wall_form = widgets.VBox([self.wall_text, self.wall_button])
+        self.wall_box = widgets.VBox([
+            widgets.HTML(f"<h4>{escape(_('Wall'))}</h4>"), self.wall_form, self.wall_list,
+            self.wall_more_button,
+        ])
+        self.mail_subject = widgets.Text(description=_("Subject"),
+                                         layout=widgets.Layout(width="420px"))
+        self.mail_body = widgets.Textarea(placeholder=_("Your message"),
+                                          layout=widgets.Layout(width="420px", height="100px"))
+        self.mail_button = widgets.Button(description=_("Send mail"), icon="envelope",
+                                          button_style="primary")
+        self.mail_button.on_click(self.send_mail)
+        self.mail_title = widgets.HTML()
+        self.mail_box = widgets.VBox([self.mail_title, self.mail_subject, self.mail_body,
+                                      self.mail_button])
+        self.member_box = widgets.VBox()
+        self.browse_box = widgets.VBox([self.picker, self.member_box])
+
+        self.tabs = widgets.Tab(children=[self.my_box, self.browse_box],
+                                titles=(_("My profile"), _("Browse profiles")))
+        super().__init__(app_id, **kwargs)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self.home_may = home_rights(self)
+        me = self.client.get("me")
+        self.me = me.get("user") or {}
+        self.limit = self.guard(upload_limit, self.client) or 0
+        self.photo_limit.value = (
+            f'<span style="{MUTED}">{escape(limit_text(self.limit))}</span>' if self.limit else ""
+        )
+        self.show_my_profile(self.client.get("me/profile"))
+        members = self.client.get(f"spaces/{self.space}/members")["items"]
+        options = [
+            (f"{m.get('display_name') or m['name']} — {role_label(m['role'])}", m["name"])
+            for m in sorted(members, key=lambda x: (x.get("display_name") or "").lower())
+            if m.get("name")
+        ]
+        wanted = self.current or self.start_member
+        # New options would select the first member: nobody is opened until asked for.
+        self._quiet = True
+        try:
+            self.picker.options = options
+            self.picker.value = None
+        finally:
+            self._quiet = False
+        self.current = None
+        self.member_box.children = []
+        self.body.children = [self.tabs]
+        if wanted and wanted in {value for _label, value in options}:
+            self.tabs.selected_index = 1
+            self.picker.value = wanted  # opens them through the observer
+        elif wanted:
+            self.notice(_("{name} is not a member of this space.").format(name=wanted), "error")
+
+    def show_my_profile(self, profile: dict) -> None:
+        for name in FIELDS:
+            self.editors[name].value = profile.get(name) or ""
+        self.show_my_photo(profile.get("has_photo", False))
+
+    def show_my_photo(self, has_photo: bool) -> None:
+        data = None
+        if has_photo and self.me.get("name"):
+            try:
+                data = self.client.download(
+                    f"spaces/{self.space}/members/{self.me['name']}/photo")
+            except TwinSpaceError:
+                data = None
+        if data:
+            self.my_photo.value = data
+        self.my_photo.layout.display = "" if data else "none"
+        self.no_photo.layout.display = "none" if data else ""
+        self.remove_photo_button.layout.display = "" if has_photo else "none"
+
+    def _member_picked(self, change: dict) -> None:
+        if self._quiet:
+            return
+        if change["new"]:
+            self.clear_notice()
+            self.guard(self.open_member, change["new"])
+        else:
+            self.current = None
+            self.member_box.children = []
+
+    def open_member(self, name: str) -> None:
+        """Show `name`'s profile, photo, wall and a mail form (what the reader may)."""
+        self.current = name
+        self.current_profile = {}
+        self.photo.layout.display = "none"
+        self.mail_title.value = (
+            "<h4>" + escape(_("Send mail to {name}").format(name=name)) + "</h4>")
+        mail = [self.mail_box] if self.home_may.get("send_mail") else []
+        try:
+            profile = self.client.get(f"spaces/{self.space}/members/{name}/profile")
+        except (Forbidden, NotFound) as e:
+            self.card.value = (
+                '<p role="status" style="background:#e8f0fe;color:#0b3d91;padding:6px 10px;'
+                f'border-radius:4px">{escape(e.message)}</p>'
+            )
+            self.member_box.children = [self.card, *mail]
+            return
+        self.current_profile = profile
+        self.card.value = profile_html(profile)
+        self.mail_title.value = "<h4>" + escape(_("Send mail to {name}").format(
+            name=profile.get("display_name") or name)) + "</h4>"
+        if profile.get("has_photo"):
+            try:
+                self.photo.value = self.client.download(
+                    f"spaces/{self.space}/members/{name}/photo")
+                self.photo.layout.display = ""
+            except TwinSpaceError:
+                pass
+        self.wall_form.layout.display = "" if self.home_may.get("comment") else "none"
+        self.load_wall()
+        self.member_box.children = [widgets.HBox([self.photo, self.card]), self.wall_box, *mail]
+
+    # --- the wall -----------------------------------------------------------------------
+
+    def load_wall(self, more: bool = False) -> None:
+        if not self.current:
+            return
+        answer = self.client.get(f"spaces/{self.space}/members/{self.current}/wall",
+                                 before=self.wall_next if more else None)
+        if not more:
+            self.wall_rows = {}
+            self.wall_delete_buttons = {}
+        for post in answer["items"]:
+            self.wall_rows[post["id"]] = self.wall_row(post)
+        self.wall_next = answer.get("next")
+        self.wall_more_button.layout.display = "" if self.wall_next else "none"
+        rows = list(self.wall_rows.values())
+        self.wall_list.children = rows or [
+            widgets.HTML(f"<i>{escape(_('Nothing on this wall yet.'))}</i>")]
+
+    def wall_row(self, post: dict) -> widgets.HBox:
+        author = post.get("author") or {}
+        hidden = f" <i>({escape(_('hidden'))})</i>" if post.get("hidden") else ""
+        text = widgets.HTML(
+            f"<b>{escape(author.get('display_name') or _('(deleted account)'))}</b> "
+            f'<span style="{MUTED}">{escape(short_date(post.get("created_at")))}</span>{hidden}'
+            f"<br>{multiline(post['body'])}",
+            layout=widgets.Layout(width="420px"),
+        )
+        me = self.me.get("name")
+        mine = bool(me) and author.get("name") == me
+        owner = bool(me) and self.current == me and self.home_may.get("comment", False)
+        items: list[widgets.Widget] = [text]
+        if mine or owner or self.home_may.get("moderate"):
+            delete = widgets.Button(description=_("Delete"), icon="trash",
+                                    tooltip=_("Delete this post"))
+            delete.on_click(lambda button, i=post["id"]: self.delete_post(button, i))
+            self.wall_delete_buttons[post["id"]] = delete
+            items.append(delete)
+        return widgets.HBox(items, layout=widgets.Layout(align_items="flex-start"))
+
+    @action
+    def post_on_wall(self) -> None:
+        text = self.wall_text.value.strip()
+        if not self.current:
+            return
+        if not text:
+            self.notice(_("Write something first."), "error")
+            return
+        self.client.post(f"spaces/{self.space}/members/{self.current}/wall", {"body": text})
+        self.wall_text.value = ""
+        self.load_wall()
+        self.notice(_("Posted on the wall."), "success")
+
+    @action
+    def more_wall(self) -> None:
+        self.load_wall(more=True)
+
+    @action
+    def delete_post(self, post_id: int) -> None:
+        self.client.delete(f"wall-posts/{post_id}")
+        self.load_wall()
+        self.notice(_("The post was deleted."), "success")
+
+    # --- mail ---------------------------------------------------------------------------
+
+    @action
+    def send_mail(self) -> None:
+        if not self.current:
+            return
+        self.client.post("mail", {
+            "space": self.space, "to": [self.current],
+            "subject": self.mail_subject.value.strip(), "body": self.mail_body.value,
+        })
+        self.mail_subject.value = ""
+        self.mail_body.value = ""
+        name = self.current_profile.get("display_name") or self.current
+        self.notice(_("Your mail to {name} was sent.").format(name=name), "success")
+
+    # --- my profile ---------------------------------------------------------------------
+
+    @action
+    def save(self) -> None:
+        profile = self.client.put("me/profile",
+                                  {name: self.editors[name].value for name in FIELDS})
+        for name in FIELDS:
+            self.editors[name].value = profile.get(name) or ""
+        if self.current == self.me.get("name"):
+            self.card.value = profile_html(profile)
+        self.notice(_("Your profile was saved."), "success")
+
+    def _photo_chosen(self, change: dict) -> None:
+        if change["new"]:
+            self.upload_photo()
+
+    @action
+    def upload_photo(self) -> None:
+        files = selected_files(self.photo_upload.value)
+        if not files:
+            return
+        name, data = files[0]
+        try:
+            if self.limit and len(data) > self.limit:
+                self.notice(too_large_message(len(data), self.limit), "error")
+                return
+            profile = self.client.upload("me/profile/photo", data, name, method="PUT")
+        finally:
+            self.photo_upload.value = ()  # ready for the next choice, whatever happened
+        self.show_my_photo(profile.get("has_photo", False))
+        self.notice(_("Your photo was saved."), "success")
+
+    @action
+    def remove_photo(self) -> None:
+        self.client.delete("me/profile/photo")
+        self.show_my_photo(False)
+        self.notice(_("Your photo was removed."), "success")
