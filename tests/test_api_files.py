@@ -478,3 +478,19 @@ def test_wrong_kind_and_missing(world):
                  "albums/999999999", "photos/999999999/image"):  # fmt: skip
         ta.get(path, expect=404)
     ta.post("albums/999999999/photos", data=PDF, params={"filename": "a.jpg"}, expect=404)
+
+
+def test_browser_link_without_cookie_goes_through_the_hub_login(world, site):
+    """A member's browser following a download link logs in through the hub (OAuth)."""
+    app = world.new_app("documents")
+    doc = world.as_("teacher_admin").ok(
+        "POST", f"apps/{app}/documents", params={"filename": "notes.txt"}, data=b"Notes\n"
+    )
+    browser_headers = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    r = world.as_("public").get(f"documents/{doc['id']}/download", headers=browser_headers,
+                                allow_redirects=False)
+    assert r.status_code == 302
+    assert "/hub/api/oauth2/authorize" in r.headers["Location"]
+    assert "client_id=service-twinspace" in r.headers["Location"]
+    # A script without a token still gets the plain JSON refusal.
+    world.as_("public").get(f"documents/{doc['id']}/download", expect=401)

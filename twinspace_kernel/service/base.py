@@ -92,6 +92,10 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
     # Most endpoints answer the anonymous public too (published content); those that
     # never do set this to True.
     login_required = False
+    # Files a member's browser opens from a link (downloads, .ics, exports): a browser
+    # (it asks for text/html when following a link) without the service's cookie yet is
+    # sent through the hub's login instead of getting a 401.
+    browser_link = False
 
     def initialize(self, **kwargs: Any) -> None:
         self.ctx: ServiceContext = self.settings["twinspace"]
@@ -416,6 +420,16 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        if (
+            status_code == 401
+            and self.browser_link
+            and self.request.method == "GET"
+            and "Authorization" not in self.request.headers
+            and "text/html" in self.request.headers.get("Accept", "")
+        ):
+            # The hub's OAuth flow sets the service's cookie, then brings the browser back.
+            self.redirect(self.get_login_url())
+            return
         body: dict[str, Any]
         if isinstance(exc, APIError):
             body = {"error": exc.code, "message": exc.message, **exc.extra}

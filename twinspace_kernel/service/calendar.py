@@ -187,6 +187,8 @@ class EventHandler(EventBase):
 
 
 class CalendarExportHandler(EventBase):
+    browser_link = True
+
     def get(self, slug):
         """The space's calendar as an iCalendar file (for any calendar program)."""
         space = self.load_space(slug)

@@ -406,6 +406,8 @@ class DocumentHandler(FilesHandler):
 
 
 class DocumentDownloadHandler(FilesHandler):
+    browser_link = True
+
     async def get(self, doc_id):
         """Download a document's bytes (always as an attachment, never rendered)."""
         doc, _app, _page, _space = self._doc_readable(doc_id)
@@ -582,6 +584,8 @@ class PhotoHandler(FilesHandler):
 
 
 class PhotoImageHandler(FilesHandler):
+    browser_link = True
+
     async def get(self, photo_id):
         """The photo itself (re-encoded, without EXIF or GPS data)."""
         photo, _album, _page, _space = self._photo_readable(photo_id)
@@ -591,6 +595,8 @@ class PhotoImageHandler(FilesHandler):
 
 
 class PhotoThumbnailHandler(FilesHandler):
+    browser_link = True
+
     async def get(self, photo_id):
         """The photo's thumbnail: a JPEG at most 320 pixels on its longer side."""
         photo, _album, _page, _space = self._photo_readable(photo_id)

@@ -273,6 +273,8 @@ def erase_own_account(handler: APIHandler) -> None:
 
 
 class ExportHandler(APIHandler):
+    browser_link = True
+
     login_required = True
 
     def get(self):

@@ -140,6 +140,8 @@ class MemberProfileHandler(_MemberHandler):
 
 
 class MemberPhotoHandler(_MemberHandler):
+    browser_link = True
+
     def get(self, slug, name):
         """A member's profile photo (the image bytes; same visibility as the profile)."""
         _space, user = self.member(slug, name)

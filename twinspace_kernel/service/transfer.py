@@ -1027,6 +1027,8 @@ class TransferBase(APIHandler):
 
 
 class ExportHandler(TransferBase):
+    browser_link = True
+
     async def get(self, slug):
         """Download the whole space as a ZIP (teacher administrators): pages, content, files."""
         space = self.load_space(slug)
