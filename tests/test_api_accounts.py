@@ -16,12 +16,11 @@ import pytest
 from hubharness import RealHub, free_port, twinspace_command
 from sqlalchemy import update
 from sqlalchemy.orm import Session
-from utils import Caller, Site, unique, wait_until
+from utils import ROLES, Caller, Site, unique, wait_until
 
 from twinspace_kernel.store import models as m
 from twinspace_kernel.store.db import new_engine
 
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
 PASSWORD = "a-long-enough-secret"
 
 

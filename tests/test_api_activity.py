@@ -6,8 +6,7 @@ import threading
 import time
 
 import pytest
-
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
+from utils import ROLES
 
 # A private space: members read the feed; the public must log in.
 VIEW = {"teacher_admin": 200, "teacher": 200, "pupil_admin": 200, "pupil": 200,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from utils import Caller, unique
-
-ROLES = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public")
+from utils import ROLES, Caller, unique
 
 
 @pytest.fixture

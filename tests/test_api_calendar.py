@@ -7,8 +7,7 @@ from types import SimpleNamespace
 
 import icalendar
 import pytest
-
-ROLES = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public")
+from utils import ROLES
 
 # The space is not published.
 VIEW = {"teacher_admin": 200, "teacher": 200, "pupil_admin": 200, "pupil": 200,

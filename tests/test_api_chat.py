@@ -6,9 +6,7 @@ import threading
 import time
 
 import pytest
-from utils import unique
-
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
+from utils import ROLES, unique
 
 VIEW = {"teacher_admin": 200, "teacher": 200, "pupil_admin": 200, "pupil": 200,
         "visitor": 200, "outsider": 403, "public": 401}

@@ -15,8 +15,7 @@ from urllib.parse import unquote
 import pytest
 import sqlalchemy as sa
 from PIL import Image
-
-ROLES = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public")
+from utils import ROLES, image_with_gps
 
 # Activities section, page not published, space not public.
 VIEW = {"teacher_admin": 200, "teacher": 200, "pupil_admin": 200, "pupil": 200,
@@ -48,26 +47,6 @@ PDF = (
 )
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200
 HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"
-
-
-def image_with_gps(fmt: str = "JPEG", size: tuple[int, int] = (1000, 600)) -> bytes:
-    """A real photo carrying camera and GPS EXIF (the GPS IFD is tag 0x8825)."""
-    exif = Image.Exif()
-    exif[0x010F] = "SchoolCam"  # Make
-    exif[0x0132] = "2024:05:01 10:00:00"  # DateTime
-    gps = exif.get_ifd(0x8825)
-    gps[0x0001] = "N"
-    gps[0x0002] = (48.0, 51.0, 29.6)
-    gps[0x0003] = "E"
-    gps[0x0004] = (2.0, 17.0, 40.2)
-    image = Image.new("RGB", size, (30, 120, 200))
-    image.paste((250, 200, 0), (0, 0, size[0] // 2, size[1]))
-    out = io.BytesIO()
-    image.save(out, fmt, exif=exif.tobytes())
-    data = out.getvalue()
-    # The fixture really carries the location we expect the service to remove.
-    assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)
-    return data
 
 
 def blobs(site) -> set[str]:

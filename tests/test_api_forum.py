@@ -9,11 +9,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from utils import ROLES
 
 from twinspace_kernel.store import models as m
 from twinspace_kernel.store.db import new_engine
-
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
 
 OWN_ONLY = "You may only edit or delete your own content."
 

@@ -12,13 +12,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from utils import unique
+from utils import ROLES, unique
 
 from twinspace_kernel.passwords import verify_password
 from twinspace_kernel.store import models as m
 from twinspace_kernel.store.db import new_engine
 
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
 PASSWORD = "correct-horse-battery"
 
 

@@ -6,8 +6,7 @@ import threading
 import time
 
 import pytest
-
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
+from utils import ROLES
 
 SEND = {"teacher_admin": 201, "teacher": 201, "pupil_admin": 201, "pupil": 201,
         "visitor": 201, "outsider": 403, "public": 401}

@@ -10,8 +10,7 @@ import io
 
 import pytest
 from PIL import Image
-
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
+from utils import ROLES
 
 # POST /reports on a Project Activities post.
 EXPECT_REPORT = {"teacher_admin": 201, "teacher": 201, "pupil_admin": 201, "pupil": 201,

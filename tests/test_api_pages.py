@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-ROLES = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public")
+from utils import ROLES
 
 # Creating a page: who may manage pages in each section.
 CREATE = {

@@ -8,8 +8,7 @@ import io
 
 import pytest
 from PIL import Image
-
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
+from utils import ROLES
 
 # GET /me/export: anyone with an account (members or not).
 EXPECT_EXPORT = {"teacher_admin": 200, "teacher": 200, "pupil_admin": 200, "pupil": 200,

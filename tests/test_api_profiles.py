@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from utils import ROLES, image_with_gps
 
 from twinspace_kernel.store import models as m
 from twinspace_kernel.store.db import new_engine
 
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
 ACCOUNTS = ROLES[:-1]
 
 
@@ -39,21 +39,6 @@ def photo_key(db_url, name):
     ))
 
 
-def jpeg_with_gps(size=(800, 600)) -> bytes:
-    exif = Image.Exif()
-    exif[0x010F] = "SchoolCam"
-    gps = exif.get_ifd(0x8825)
-    gps[0x0001] = "N"
-    gps[0x0002] = (48.0, 51.0, 29.6)
-    gps[0x0003] = "E"
-    gps[0x0004] = (2.0, 17.0, 40.2)
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 30)).save(out, "JPEG", exif=exif, quality=90)
-    data = out.getvalue()
-    assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)  # GPS really is there
-    return data
-
-
 def png(size=(40, 30)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (10, 200, 30)).save(out, "PNG")
@@ -62,7 +47,7 @@ def png(size=(40, 30)) -> bytes:
 
 def upload_photo(caller, data=None, expect=200, filename="me.jpg"):
     return caller.put("me/profile/photo", params={"filename": filename},
-                      data=data if data is not None else jpeg_with_gps(), expect=expect)
+                      data=data if data is not None else image_with_gps(), expect=expect)
 
 
 # --- own profile -----------------------------------------------------------------------------
@@ -106,7 +91,7 @@ def test_profile_input(world):
 
 def test_photo_is_stripped_and_replaced(world, db_url, hub):
     me = world.as_("teacher")
-    upload_photo(me, jpeg_with_gps((1600, 1200)))
+    upload_photo(me, image_with_gps("JPEG", (1600, 1200)))
     first = photo_key(db_url, me.name)
     r = world.as_("pupil").get(f"spaces/{world.slug}/members/{me.name}/photo", expect=200)
     assert r.headers["Content-Type"] == "image/jpeg"

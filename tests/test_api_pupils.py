@@ -11,13 +11,13 @@ import re
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from utils import ROLES
 
 from twinspace_kernel.passwords import CONSONANTS, DIGITS, VOWELS, verify_password
 from twinspace_kernel.service.pupils import name_base, pick_name, slug_prefix
 from twinspace_kernel.store import models as m
 from twinspace_kernel.store.db import new_engine
 
-ROLES = ["teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public"]
 C, V = f"[{CONSONANTS}]", f"[{VOWELS}]"
 GENERATED = re.compile(f"^{C}{V}{C}{V}{C}[{DIGITS}]$")
 NOT_OWN = "You can only manage pupils you created."

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from utils import unique
-
-ROLES = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor", "outsider", "public")
+from utils import ROLES, unique
 
 # GET /spaces/{slug}/export: teacher administrators only (pupils' data is personal).
 EXPORT = {"teacher_admin": 200, "teacher": 403, "pupil_admin": 403, "pupil": 403,

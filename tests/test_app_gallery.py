@@ -6,26 +6,13 @@ import datetime as dt
 import io
 
 from PIL import Image
+from utils import image_with_gps
 
 from twinspace_kernel.apps import show
 from twinspace_kernel.apps.gallery import Gallery
 
 MIB = 1024 * 1024
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-
-
-def photo_with_gps(size: tuple[int, int] = (800, 500)) -> bytes:
-    """A real JPEG carrying camera and GPS EXIF (the GPS IFD is tag 0x8825)."""
-    exif = Image.Exif()
-    exif[0x010F] = "SchoolCam"
-    gps = exif.get_ifd(0x8825)
-    gps[0x0001] = "N"
-    gps[0x0002] = (48.0, 51.0, 29.6)
-    image = Image.new("RGB", size, (30, 120, 200))
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif.tobytes())
-    assert Image.open(io.BytesIO(out.getvalue())).getexif().get_ifd(0x8825)
-    return out.getvalue()
 
 
 def choose(upload, *files: tuple[str, bytes], kind: str = "image/jpeg") -> None:
@@ -64,7 +51,7 @@ def test_uploader_makes_an_album_uploads_and_edits_captions(world):
     album_id = app.album["id"]
 
     app.upload_caption.value = "Our school"
-    choose(app.upload, ("school.jpg", photo_with_gps()))
+    choose(app.upload, ("school.jpg", image_with_gps("JPEG", (800, 500))))
     assert "Uploaded 1 file" in app.banner.value
     [photo] = photos(world, album_id)
     assert photo["caption"] == "Our school"
@@ -102,26 +89,26 @@ def test_uploader_makes_an_album_uploads_and_edits_captions(world):
 def test_over_limit_and_refused_type_leave_the_widget_working(world):
     _app_id, app = new_album(world, "teacher")
     album_id = app.album["id"]
-    big = photo_with_gps()
+    big = image_with_gps()
     big += b"\0" * (2 * MIB + 50_000 - len(big))
     choose(app.upload, ("huge.jpg", big))
     assert "huge.jpg: The file is 2.1 MB; the limit is 2 MB." in app.banner.value
     assert photos(world, album_id) == []
     assert app.upload.value == ()
-    choose(app.upload, ("small.jpg", photo_with_gps((200, 100))))
+    choose(app.upload, ("small.jpg", image_with_gps("JPEG", (200, 100))))
     assert "Uploaded 1 file" in app.banner.value
     assert len(photos(world, album_id)) == 1
     assert len(app.grid.children) == 1
     # Not an image: the service's 415 message.
     choose(app.upload, ("fake.jpg", PDF))
     assert "fake.jpg: The file is not a PNG, JPEG, GIF or WebP image." in app.banner.value
-    choose(app.upload, ("second.jpg", photo_with_gps((120, 90))))
+    choose(app.upload, ("second.jpg", image_with_gps("JPEG", (120, 90))))
     assert len(photos(world, album_id)) == 2
 
 
 def test_refused_role_views_but_cannot_change(world):
     app_id, owner = new_album(world)
-    choose(owner.upload, ("school.jpg", photo_with_gps()))
+    choose(owner.upload, ("school.jpg", image_with_gps()))
     album_id = owner.album["id"]
     pupil = Gallery(app_id, client=world.client("pupil"))
     assert pupil.new_album_box not in pupil.body.children
@@ -130,7 +117,7 @@ def test_refused_role_views_but_cannot_change(world):
     assert pupil.delete_album_button not in pupil.body.children
     assert len(pupil.grid.children) == 1
     # Forced upload: refused by the service, the widget is emptied and still there.
-    choose(pupil.upload, ("mine.jpg", photo_with_gps()))
+    choose(pupil.upload, ("mine.jpg", image_with_gps()))
     assert "A pupil may not upload files in the activities section." in pupil.banner.value
     assert pupil.upload.value == ()
     assert len(photos(world, album_id)) == 1
@@ -150,7 +137,7 @@ def test_refused_role_views_but_cannot_change(world):
 
 def test_moderator_edits_and_deletes_others_photos(world):
     app_id, owner = new_album(world)
-    choose(owner.upload, ("school.jpg", photo_with_gps()))
+    choose(owner.upload, ("school.jpg", image_with_gps()))
     teacher = Gallery(app_id, client=world.client("teacher"))
     teacher.album_list.children[0].click()
     assert teacher.delete_album_button in teacher.body.children

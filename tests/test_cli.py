@@ -304,13 +304,20 @@ def test_demo_starts_seeds_once_and_stops_cleanly(tmp_path):
         members = {m["name"]: m["role"] for m in
                    founder.get("spaces/water-around-us/members")["items"]}
         assert members["akowalska"] == "teacher" and members["visitor"] == "visitor"
-        # A pupil's printed password works.
+        # A pupil's printed password works, and their server starts.
         name, password, _ = pupils[0]
-        assert browser_login(hub, name, password).login_response.status_code == 302
+        pupil = browser_login(hub, name, password)
+        assert pupil.login_response.status_code == 302
+        r = pupil.post(f"{hub.url}hub/api/users/{name}/server",
+                       headers={"X-XSRFToken": pupil.cookies.get("_xsrf")}, timeout=60)
+        assert r.status_code in (201, 202), r.text
+        server_pid = wait_for_server_pid(pupil, hub.url, name)
     finally:
         stop(proc)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/hub/login", timeout=5)
+    # Stopping the demo stops the members' servers too (a plain hub restart keeps them).
+    assert not Path(f"/proc/{server_pid}").exists()
 
     # Second start: same data, no second seeding, same logins.
     proc, text = run_demo()
@@ -319,6 +326,28 @@ def test_demo_starts_seeds_once_and_stops_cleanly(tmp_path):
         assert (data / "demo-logins.txt").read_text() == logins
     finally:
         stop(proc)
+
+
+def wait_for_server_pid(session: requests.Session, hub_url: str, name: str) -> int:
+    """The pid of `name`'s running server, once the hub says it is ready."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        user = session.get(f"{hub_url}hub/api/users/{name}", timeout=30).json()
+        server = user.get("servers", {}).get("")
+        if server and server.get("ready"):
+            pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                    and name.encode() in _environ(p)]
+            assert pids, "the server is ready but no process carries its user name"
+            return pids[0]
+        time.sleep(0.5)
+    raise AssertionError(f"{name}'s server did not become ready")
+
+
+def _environ(proc: Path) -> bytes:
+    try:
+        return (proc / "environ").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_console_scripts_are_installed():

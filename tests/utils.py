@@ -15,6 +15,10 @@ from twinspace_kernel.rights import MEMBER_ROLES
 
 _counter = itertools.count()
 
+# Every kind of caller a rights test tries: each member role, an account that is not a
+# member ("outsider") and the anonymous public.
+ROLES = (*MEMBER_ROLES, "outsider", "public")
+
 
 def unique(prefix: str) -> str:
     """A name no other test of this run uses (tests share one hub per database)."""
@@ -205,6 +209,30 @@ class World:
     def new_app(self, kind: str, section: str = "activities") -> int:
         """A new page in `section` holding one application of `kind`; returns the app id."""
         return self.add_app(self.add_page(section, f"{kind} page"), kind, section=section)
+
+
+def image_with_gps(fmt: str = "JPEG", size: tuple[int, int] = (1000, 600)) -> bytes:
+    """A real photo carrying camera and GPS EXIF (the GPS IFD is tag 0x8825)."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "SchoolCam"  # Make
+    exif[0x0132] = "2024:05:01 10:00:00"  # DateTime
+    gps = exif.get_ifd(0x8825)
+    gps[0x0001] = "N"
+    gps[0x0002] = (48.0, 51.0, 29.6)
+    gps[0x0003] = "E"
+    gps[0x0004] = (2.0, 17.0, 40.2)
+    image = Image.new("RGB", size, (30, 120, 200))
+    image.paste((250, 200, 0), (0, 0, size[0] // 2, size[1]))
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif.tobytes())
+    data = out.getvalue()
+    # The fixture really carries the location we expect the service to remove.
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)
+    return data
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):

@@ -491,7 +491,7 @@ class DemoApp(TwinSpaceCommand):
             # printed below works when we get past this.
             self.wait_for(self.api_url + "health")
             self.wait_for(f"http://127.0.0.1:{self.port}/hub/api/")
-            hub_api = f"http://127.0.0.1:{settings.hub_port}/hub/api/"
+            hub_api = self.hub_api = f"http://127.0.0.1:{settings.hub_port}/hub/api/"
             logins = self.seed(data, hub_api)
             self.out("")
             self.out(f"TwinSpace demo running at {env['TWINSPACE_PUBLIC_URL']}/ "
@@ -518,11 +518,34 @@ class DemoApp(TwinSpaceCommand):
                                     stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
+    def stop_members_servers(self, timeout: float = 60.0) -> None:
+        """Members' servers outlive a hub restart by design; the demo's end stops them."""
+        import requests
+
+        hub_api = getattr(self, "hub_api", None)
+        if hub_api is None:
+            return
+        admin = {"Authorization": f"token {self.admin_token()}"}
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                running = [u["name"] for u in requests.get(
+                    hub_api + "users", headers=admin, timeout=10).json() if u.get("servers")]
+                if not running:
+                    return
+                for name in running:
+                    requests.delete(f"{hub_api}users/{name}/server", headers=admin, timeout=30)
+                time.sleep(1)
+            self.err("Some members' servers did not stop in time.")
+        except (requests.RequestException, ValueError) as e:
+            self.err(f"Could not stop the members' servers: {e}")
+
     def stop_hub(self) -> None:
         """SIGTERM: the hub stops its proxy and the API service itself, then exits."""
         if self.hub is None or self.hub.poll() is not None:
             return
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+        self.stop_members_servers()
         try:
             self.hub.terminate()
             self.hub.wait(40)

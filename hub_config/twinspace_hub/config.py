@@ -309,7 +309,10 @@ def configure(c, hub: TwinSpaceHub | None = None) -> TwinSpaceHub:
         },
         {
             "name": "twinspace-admin",
-            "scopes": ["admin:users", "admin:groups", "tokens", "read:hub", ACCESS_SCOPE],
+            "scopes": [
+                "admin:users", "admin:servers", "list:users", "admin:groups", "tokens",
+                "read:hub", ACCESS_SCOPE,
+            ],
             "services": [ADMIN_SERVICE],
         },
     ]
