@@ -93,3 +93,16 @@ def test_one_address_against_many_accounts_is_locked(hub_caller, site, teacher):
 def test_bad_input(hub_caller):
     hub_caller.post("auth/login", json={"password": "x"}, expect=400)
     hub_caller.post("auth/login", data="nope", expect=400)
+
+
+def test_throttle_policy_keeps_escalating_after_a_lock():
+    from twinspace_kernel.service.auth import ThrottlePolicy
+
+    policy = ThrottlePolicy(account_threshold=5, base_seconds=60, max_seconds=3600)
+    assert [policy.lock_seconds(n, 5) for n in (4, 5, 6, 7, 12)] == [0, 60, 120, 240, 3600]
+    # A few failures are forgotten after 15 quiet minutes...
+    assert policy.forgets(3, 5, quiet_seconds=901)
+    assert not policy.forgets(3, 5, quiet_seconds=600)
+    # ...but once locked, waiting out even the longest lock does not reset the doubling.
+    assert not policy.forgets(11, 5, quiet_seconds=3601)
+    assert policy.forgets(11, 5, quiet_seconds=86401)

@@ -26,19 +26,27 @@ class ThrottlePolicy:
 
     After `threshold` consecutive failures the key is locked for `base_seconds`; each
     further failure doubles the lock, up to `max_seconds`. Every failure also delays
-    the answer a little more (`step_delay` per failure, up to `max_delay`). Failures
-    older than `window_seconds` are forgotten. A success clears its account's count but
-    not its address's: a whole class logs in from one school address, so that limit is
-    higher, and an attacker's own good login must not buy more guesses.
+    the answer a little more (`step_delay` per failure, up to `max_delay`). A few
+    failures are forgotten after `window_seconds` of quiet; once a key has been locked
+    its count is kept for `locked_memory_seconds`, so waiting out a lock does not reset
+    the doubling. A success clears its account's count but not its address's: a whole
+    class logs in from one school address, so that limit is higher, and an attacker's
+    own good login must not buy more guesses.
     """
 
     account_threshold: int = 5
     address_threshold: int = 30
     window_seconds: float = 900.0
+    locked_memory_seconds: float = 86400.0
     base_seconds: float = 60.0
     max_seconds: float = 3600.0
     step_delay: float = 0.25
     max_delay: float = 2.0
+
+    def forgets(self, failures: int, threshold: int, quiet_seconds: float) -> bool:
+        """Whether `failures` are old enough, after `quiet_seconds` without any, to drop."""
+        memory = self.window_seconds if failures < threshold else self.locked_memory_seconds
+        return quiet_seconds > memory
 
     def lock_seconds(self, failures: int, threshold: int) -> float:
         if failures < threshold:
@@ -116,7 +124,8 @@ class LoginHandler(APIHandler):
             keys, (policy.account_threshold, policy.address_threshold), strict=True
         ):
             row = _lock_row(self.db, key)
-            if now - as_utc(row.updated_at or now) > dt.timedelta(seconds=policy.window_seconds):
+            quiet = (now - as_utc(row.updated_at or now)).total_seconds()
+            if policy.forgets(row.failures, threshold, quiet):
                 row.failures = 0
             row.failures += 1
             row.updated_at = now
