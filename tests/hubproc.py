@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from hubharness import HARNESS_SCOPES, REPO_ROOT, RealHub
+from hubharness import HARNESS_SCOPES, REPO_ROOT, RealHub, free_port
 
 
 class TwinSpaceHub(RealHub):
@@ -31,6 +31,7 @@ class TwinSpaceHub(RealHub):
         self.data_dir = Path(data_dir)
         self.settings = settings or {}
         self.hub_env = env or {}
+        self.public_port = free_port()  # the public view's; kept across restart()
 
     def config_text(self) -> str:
         settings = {
@@ -40,6 +41,9 @@ class TwinSpaceHub(RealHub):
             "hub_port": self.hub_port,
             "proxy_api_port": self.proxy_api_port,
             "service_port": self.service_port,
+            "public_port": self.public_port,
+            # No preheated public kernels unless a test asks: hubs of other tests stay light.
+            "public_pool_size": 0,
             "public_url": self.url.rstrip("/"),
             **self.settings,
         }

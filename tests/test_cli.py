@@ -299,6 +299,11 @@ def test_demo_starts_seeds_once_and_stops_cleanly(tmp_path):
             "Knowledge construction", "Development"]
         kinds = [[a["kind"] for a in founder.get(f"pages/{p['id']}")["apps"]] for p in pages]
         assert kinds == [["web_content", "forum"], ["blog"], ["forum"], ["wiki"], ["blog"]]
+        # The public view has the space and its first page; the Teachers' Room a page.
+        assert space["public"] is True
+        assert [p["published"] for p in pages] == [True, False, False, False, False]
+        listed = founder.get("spaces/water-around-us/pages", section="teachers_room")["items"]
+        assert [p["title"] for p in listed] == ["Planning the project"]
         listed = founder.get("spaces/water-around-us/pupils")["items"]
         assert sorted(p["name"] for p in listed) == sorted(name for name, *_ in pupils)
         members = {m["name"]: m["role"] for m in

@@ -20,6 +20,7 @@ from pathlib import Path
 from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Application
 
+from twinspace_kernel import pages as nbpages
 from twinspace_kernel.client import ServiceUnavailable, TwinSpaceClient, TwinSpaceError
 
 from .config import ACCESS_SCOPE, ADMIN_SERVICE, REPO_ROOT, SERVICE_NAME
@@ -427,6 +428,8 @@ DEMO_STAGES = (
     ("Knowledge construction", "wiki", "What we found out"),
     ("Development", "blog", "What we learned together"),
 )
+# Pupils' Corner pages are made by pupil administrators only (rights.py), not here.
+DEMO_PRIVATE_PAGES = (("teachers_room", "Planning the project"),)
 DEMO_WELCOME = (
     "<h2>Welcome to Water around us!</h2><p>Two schools, two countries, one river each. "
     "Work through the five stages below: introduce yourselves, get to know each other, "
@@ -641,6 +644,15 @@ class DemoApp(TwinSpaceCommand):
                                           {"kind": "web_content", "title": "Welcome"})
                 as_founder.put(f"apps/{welcome['id']}/content", {"html": DEMO_WELCOME})
             as_founder.post(f"pages/{page['id']}/apps", {"kind": kind, "title": app_title})
+            if i == 0:
+                # The public view has something to show: the space and its first page.
+                as_founder.patch(f"pages/{page['id']}", {"published": True})
+        as_founder.patch(f"spaces/{DEMO_SPACE}", {"public": True})
+        # A Teachers' Room page, so teachers' navigation differs from pupils'.
+        for section, title in DEMO_PRIVATE_PAGES:
+            as_founder.post(f"spaces/{DEMO_SPACE}/pages", {
+                "section": section, "title": title,
+                "template": nbpages.SECTION_TEMPLATES[section]})
 
 
 def _interrupt(signum, frame):

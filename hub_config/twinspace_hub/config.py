@@ -16,6 +16,8 @@ PACKAGE_DIR = Path(__file__).parent
 REPO_ROOT = PACKAGE_DIR.parents[1]
 SERVICE_NAME = "twinspace"
 ADMIN_SERVICE = "twinspace-admin"
+# The public view (/services/public/): its token is treated as the anonymous public.
+PUBLIC_SERVICE = "public"
 ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
 # Passed on to the API service when set in the hub's environment.
 SERVICE_ENV_PASSTHROUGH = (
@@ -29,6 +31,14 @@ SERVICE_ENV_PASSTHROUGH = (
     "TWINSPACE_SMTP_PASSWORD",
     "TWINSPACE_SMTP_FROM",
     "TWINSPACE_SMTP_STARTTLS",
+)
+# Passed on to the public view when set in the hub's environment.
+PUBLIC_ENV_PASSTHROUGH = (
+    "TWINSPACE_PUBLIC_CULL_IDLE",
+    "TWINSPACE_PUBLIC_RECHECK_SECONDS",
+    "TWINSPACE_PUBLIC_MAX_RENDERING",
+    "TWINSPACE_PUBLIC_MAX_WAITING",
+    "TWINSPACE_PUBLIC_WAIT_SECONDS",
 )
 
 
@@ -98,6 +108,31 @@ class TwinSpaceHub(Configurable):
     @default("service_port")
     def _default_service_port(self):
         return int(_env("TWINSPACE_SERVICE_PORT", "10101"))
+
+    public_port = Integer(
+        config=True, help="The public view's port ($TWINSPACE_PUBLIC_PORT, 10102; 127.0.0.1)."
+    )
+    public_max_kernels = Integer(
+        config=True,
+        help="""Most kernels serving anonymous readers at once ($TWINSPACE_PUBLIC_MAX_KERNELS,
+        16); over it readers get a "busy, try again" page (503). Preheated ones come on top.""",
+    )
+    public_pool_size = Integer(
+        config=True,
+        help="Preheated kernels the public view keeps ready ($TWINSPACE_PUBLIC_POOL_SIZE, 2).",
+    )
+
+    @default("public_port")
+    def _default_public_port(self):
+        return int(_env("TWINSPACE_PUBLIC_PORT", "10102"))
+
+    @default("public_max_kernels")
+    def _default_public_max_kernels(self):
+        return int(_env("TWINSPACE_PUBLIC_MAX_KERNELS", "16"))
+
+    @default("public_pool_size")
+    def _default_public_pool_size(self):
+        return int(_env("TWINSPACE_PUBLIC_POOL_SIZE", "2"))
 
     public_url = Unicode(
         config=True,
@@ -194,6 +229,11 @@ class TwinSpaceHub(Configurable):
         return self.data / "spaces"
 
     @property
+    def public_dir(self) -> Path:
+        """Published copies of public pages: what the public view renders (world-readable)."""
+        return self.data / "public"
+
+    @property
     def service_api_url(self) -> str:
         """The API as the hub and kernels on this machine reach it (not through the proxy)."""
         return f"http://127.0.0.1:{self.service_port}/services/{SERVICE_NAME}/api/v1/"
@@ -207,12 +247,14 @@ class TwinSpaceHub(Configurable):
             private.mkdir(exist_ok=True)
             private.chmod(0o700)
         self.spaces_dir.mkdir(exist_ok=True)
+        self.public_dir.mkdir(exist_ok=True)
+        self.public_dir.chmod(0o755)
 
     def secrets(self) -> dict[str, str]:
         """API tokens of the hub's services, made once and kept (restarts keep sessions)."""
         path = self.hub_dir / "secrets.json"
         known = json.loads(path.read_text()) if path.exists() else {}
-        wanted = {SERVICE_NAME, ADMIN_SERVICE}
+        wanted = {SERVICE_NAME, ADMIN_SERVICE, PUBLIC_SERVICE}
         if not wanted <= known.keys():
             known.update({name: secrets.token_hex(24) for name in wanted - known.keys()})
             path.touch(mode=0o600)
@@ -228,6 +270,7 @@ class TwinSpaceHub(Configurable):
             "TWINSPACE_UPLOAD_LIMIT_MB": str(self.upload_limit_mb),
             "TWINSPACE_PUBLIC_URL": self.public_url,
             "TWINSPACE_TRUSTED_SERVICES": ADMIN_SERVICE,
+            "TWINSPACE_PUBLIC_SERVICES": PUBLIC_SERVICE,
         }
         env.update({k: os.environ[k] for k in SERVICE_ENV_PASSTHROUGH if k in os.environ})
         return env
@@ -271,6 +314,12 @@ def configure(c, hub: TwinSpaceHub | None = None) -> TwinSpaceHub:
     c.TwinSpaceSpawner.service_api_token = tokens[SERVICE_NAME]
     c.TwinSpaceSpawner.upload_limit_mb = hub.upload_limit_mb
     c.TwinSpaceSpawner.config_dir = str(hub.data / "jupyter-config")
+    c.TwinSpaceSpawner.spaces_dir = str(hub.spaces_dir)
+    # After login a member lands on their space's Home page (the member view), not in Lab.
+    c.Spawner.default_url = "/twinspace/"
+    # JupyterHub gives a started server 30 s to answer; a class logging in at once on a
+    # small machine needs more, and a timed-out spawn is a failed login for a pupil.
+    c.Spawner.http_timeout = 120
 
     # A kernel's token reaches the TwinSpace service only when the token asks for the
     # access scope AND its user holds it.
@@ -285,9 +334,13 @@ def configure(c, hub: TwinSpaceHub | None = None) -> TwinSpaceHub:
         sys.executable, "-m", "twinspace_kernel.service",
         "--data-dir", str(hub.service_dir),
         "--spaces-dir", str(hub.spaces_dir),
+        "--public-dir", str(hub.public_dir),
     ]
     if hub.db_url:
         service_command += ["--db-url", hub.db_url]
+    if hub.isolate_users:
+        # Members' kernels run as system users: the volume's ACLs keep them to their sections.
+        service_command.append("--volume-acls")
     c.JupyterHub.services = [
         {
             "name": SERVICE_NAME,
@@ -301,10 +354,15 @@ def configure(c, hub: TwinSpaceHub | None = None) -> TwinSpaceHub:
         # The `twinspace` command's identity: a service with no server of its own.
         {"name": ADMIN_SERVICE, "api_token": tokens[ADMIN_SERVICE]},
     ]
+    public = public_service(hub, tokens[PUBLIC_SERVICE], get_logger())
+    if public is not None:
+        c.JupyterHub.services.append(public)
     c.JupyterHub.load_roles = [
         {
             "name": "twinspace-service",
-            "scopes": ["list:users", "read:users", "list:groups", "read:groups"],
+            # servers: a member whose new role sees less is stopped (their Unix groups
+            # are set at the next start).
+            "scopes": ["list:users", "read:users", "list:groups", "read:groups", "servers"],
             "services": [SERVICE_NAME],
         },
         {
@@ -323,3 +381,51 @@ def configure(c, hub: TwinSpaceHub | None = None) -> TwinSpaceHub:
 
     c.JupyterHub.extra_handlers = default_handlers
     return hub
+
+
+def public_service(hub: TwinSpaceHub, token: str, log) -> dict | None:
+    """The public view (extensions/twinspace_public): Voila for anonymous readers.
+
+    As root it runs, kernels included, as the unprivileged system user `ts-public` from the
+    members' environment (the hub's own may be unreadable to it); in development mode as
+    the hub's user. Its token gives it nothing more than the anonymous public. None (and a
+    warning) when the members' environment it needs is not built yet: the hub starts
+    without the public view rather than not at all.
+    """
+    env = {
+        "TWINSPACE_API_URL": hub.service_api_url,
+        "TWINSPACE_PUBLIC_DIR": str(hub.public_dir),
+        "TWINSPACE_PUBLIC_MAX_KERNELS": str(hub.public_max_kernels),
+        "TWINSPACE_PUBLIC_POOL_SIZE": str(hub.public_pool_size),
+    }
+    env.update({k: os.environ[k] for k in PUBLIC_ENV_PASSTHROUGH if k in os.environ})
+    python = sys.executable
+    entry: dict = {}
+    if hub.isolate_users:
+        from twinspace_public.account import PUBLIC_SYSTEM_USER, ensure_public_user
+
+        python = str(Path(hub.user_env_prefix) / "bin" / "python")
+        if not os.access(python, os.X_OK):
+            log.warning("No public view: the members' environment is missing at %s (run "
+                        "`twinspace user-env` as root, then restart the hub).",
+                        hub.user_env_prefix)
+            return None
+        account = ensure_public_user()
+        prefix = hub.user_env_prefix
+        env.update({
+            "HOME": account.pw_dir,
+            "VIRTUAL_ENV": prefix,
+            "PATH": f"{prefix}/bin:/usr/local/bin:/usr/bin:/bin",
+            "PYTHONPATH": "",
+        })
+        entry["user"] = PUBLIC_SYSTEM_USER
+    return {
+        **entry,
+        "name": PUBLIC_SERVICE,
+        "url": f"http://127.0.0.1:{hub.public_port}",
+        "command": [python, "-m", "twinspace_public"],
+        "environment": env,
+        "api_token": token,
+        "cwd": str(hub.public_dir),
+        "display": False,
+    }

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import grp
-import hashlib
 import json
 import os
 import pwd
@@ -27,17 +26,16 @@ from jupyterhub.spawner import LocalProcessSpawner, SpawnException, set_user_set
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Bool, Float, Unicode, default
 
-MAX_UNIX_NAME = 32
-USER_PREFIX = "ts-"
-ROLE_ABBREVIATIONS = {
-    "teacher_admin": "ta",
-    "teacher": "t",
-    "pupil_admin": "pa",
-    "pupil": "p",
-    "visitor": "v",
-}
+from twinspace_kernel.unix import (
+    MAX_UNIX_NAME,
+    ROLE_ABBREVIATIONS,
+    UNIX_SAFE_RE,
+    USER_PREFIX,
+    short_hash,
+    unix_group,
+)
+
 HUB_GROUP_RE = re.compile(r"^space:(?P<slug>[^:]+):(?P<role>[a-z_]+)$")
-UNIX_SAFE_RE = re.compile(r"^[a-z0-9_-]+$")
 NOT_ISOLATED_WARNING = (
     "members are NOT isolated: development mode. Every member's server runs as the hub's "
     "user (%s) and can read the hub's and the service's data. Run the hub as root for "
@@ -52,10 +50,9 @@ USER_ENV_MISSING = (
 # widget. Allow the upload limit with base64's growth (4/3, rounded up) and a margin.
 WEBSOCKET_OVERHEAD = 1.5
 WEBSOCKET_MARGIN = 1024 * 1024
-
-
-def _short_hash(text: str, length: int) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
+# Voila stops a page's kernel when its page closes; one left by a browser that vanished
+# is culled once idle and no longer connected, so an open view keeps one live kernel.
+KERNEL_CULLING = {"cull_idle_timeout": 600, "cull_interval": 60, "cull_connected": False}
 
 
 def system_username(hub_name: str) -> str:
@@ -68,20 +65,9 @@ def system_username(hub_name: str) -> str:
     if UNIX_SAFE_RE.match(hub_name) and len(USER_PREFIX) + len(hub_name) <= MAX_UNIX_NAME:
         return USER_PREFIX + hub_name
     clean = re.sub(r"[^a-z0-9_-]+", "-", hub_name.lower()).strip("-_")
-    suffix = "-" + _short_hash(hub_name, 8)
+    suffix = "-" + short_hash(hub_name, 8)
     keep = MAX_UNIX_NAME - len(USER_PREFIX) - len(suffix)
     return USER_PREFIX + clean[:keep].rstrip("-_") + suffix
-
-
-def unix_group(slug: str, role: str) -> str:
-    """The Unix group of a role in a space, e.g. `ts-twin-p` (hashed when the slug is long)."""
-    abbrev = ROLE_ABBREVIATIONS[role]
-    name = f"{USER_PREFIX}{slug}-{abbrev}"
-    if UNIX_SAFE_RE.match(slug) and len(name) <= MAX_UNIX_NAME:
-        return name
-    clean = re.sub(r"[^a-z0-9-]+", "-", slug.lower()).strip("-")
-    tail = f"-{_short_hash(slug, 6)}-{abbrev}"
-    return USER_PREFIX + clean[: MAX_UNIX_NAME - len(USER_PREFIX) - len(tail)] + tail
 
 
 def unix_groups_for(hub_groups: list[str]) -> list[str]:
@@ -105,7 +91,17 @@ def write_server_config(config_dir: str | os.PathLike, upload_limit_mb: float) -
     directory.chmod(0o755)
     path = directory / "jupyter_server_config.json"
     settings = {"websocket_max_message_size": websocket_limit_bytes(upload_limit_mb)}
-    text = json.dumps({"ServerApp": {"tornado_settings": settings}}, indent=1) + "\n"
+    config = {
+        "ServerApp": {
+            "tornado_settings": settings,
+            # The member view, and Voila that renders its pages, in every member's server.
+            "jpserver_extensions": {"voila.server_extension": True, "twinspace_view": True},
+            # The home folder plus the virtual TwinSpace/ folder of the member's spaces.
+            "contents_manager_class": "twinspace_volume.TwinSpaceContentsManager",
+        },
+        "MappingKernelManager": KERNEL_CULLING,
+    }
+    text = json.dumps(config, indent=1) + "\n"
     if not path.exists() or path.read_text() != text:
         # Replace in one step: a server starting meanwhile never reads half a file.
         tmp = path.with_name(path.name + ".tmp")
@@ -212,6 +208,15 @@ class TwinSpaceSpawner(LocalProcessSpawner):
         help="""Development mode only: each member's folder is <dev_homes_dir>/<name>.
 
         Default: dev-homes/ beside config_dir (in the hub's data directory).
+        """,
+    )
+    spaces_dir = Unicode(
+        "",
+        config=True,
+        help="""The shared volume of the spaces' notebooks (<data>/spaces).
+
+        Given to every server as $TWINSPACE_SPACES_DIR: the TwinSpace/ folder of JupyterLab
+        reads the files there directly, as the member (the OS permissions apply).
         """,
     )
     service_timeout = Float(
@@ -382,6 +387,8 @@ class TwinSpaceSpawner(LocalProcessSpawner):
         env = super().get_env()
         if self.service_api_url:
             env["TWINSPACE_API_URL"] = self.service_api_url
+        if self.spaces_dir:
+            env["TWINSPACE_SPACES_DIR"] = self.spaces_dir
         if getattr(self, "member", {}).get("locale"):
             # The apps speak the member's language (twinspace_kernel.i18n reads it).
             env["TWINSPACE_LANG"] = self.member["locale"]

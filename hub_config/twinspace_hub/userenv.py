@@ -32,7 +32,13 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 STAMP_NAME = ".twinspace-user-env.json"
 # What goes into the wheel; the hash of these decides whether a rebuild is needed.
 PROJECT_FILES = ("pyproject.toml", "README.md")
-PROJECT_TREES = ("twinspace_kernel", "hub_config/twinspace_hub")
+PROJECT_TREES = (
+    "twinspace_kernel",
+    "hub_config/twinspace_hub",
+    "extensions/twinspace_volume",
+    "extensions/twinspace_view",
+    "extensions/twinspace_public",
+)
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .. import pages as nbpages
 from ..i18n import _
 from .base import TwinSpaceApp, action, escape
 
@@ -98,9 +97,22 @@ class ManagePages(TwinSpaceApp):
             widgets.HTML(f"<b>{escape(_('Add a page'))}</b>"),
             widgets.HBox([self.new_title, self.template, self.new_button]),
         ])
+        # Teacher administrators (the publish right) make the whole space public (F30).
+        self.space_public = False
+        self.public_label = widgets.HTML()
+        self.public_button = widgets.Button(
+            tooltip=_("A public space shows its Home page and its published pages to "
+                      "anyone, without logging in."))
+        self.public_button.on_click(self.toggle_space_public)
+        self.public_box = widgets.HBox([self.public_label, self.public_button],
+                                       layout=widgets.Layout(display=HIDDEN))
         super().__init__(None, **kwargs)
 
     def _templates(self) -> list[tuple[str, str | None]]:
+        # Imported here: nbformat pulls in jsonschema's format checkers (over 2 s), which
+        # every page's kernel would pay at `import twinspace_kernel.apps`.
+        from .. import pages as nbpages
+
         options: list[tuple[str, str | None]] = [(_("An empty page"), None)]
         names = (nbpages.SECTION_TEMPLATES.get(self.section),
                  *(nbpages.STARTER_TEMPLATES if self.section == "activities" else ()))
@@ -123,6 +135,7 @@ class ManagePages(TwinSpaceApp):
         self.info = {"space": self.space_slug, "section": self.section, "role": space["role"],
                      "may": may}
         self.title.value = f"<h3>{escape(_('Manage pages'))}</h3>"
+        self.show_space_public(space.get("public", False))
         items = self.client.get(f"spaces/{self.space_slug}/pages", section=self.section)["items"]
         managing = self.may.get("manage_pages", False)
         self.rows = [PageRow(self, page) for page in items]
@@ -135,7 +148,31 @@ class ManagePages(TwinSpaceApp):
         self.list_box.children = [row.box for row in self.rows] or [
             widgets.HTML(f"<p><i>{escape(_('No pages yet.'))}</i></p>")
         ]
-        self.body.children = [self.list_box, self.new_box] if managing else [self.list_box]
+        top = [self.public_box, self.list_box]
+        self.body.children = top + [self.new_box] if managing else top
+
+    def show_space_public(self, public: bool) -> None:
+        self.space_public = bool(public)
+        if self.space_public:
+            self.public_label.value = escape(_("This space is public: anyone can read its "
+                                               "Home page and its published pages."))
+            self.public_button.description = _("Make this space private")
+            self.public_button.icon = "lock"
+        else:
+            self.public_label.value = escape(_("This space is private: only its members "
+                                               "see it."))
+            self.public_button.description = _("Make this space public")
+            self.public_button.icon = "globe"
+        _show(self.public_box, self.may.get("publish", False))
+
+    @action
+    def toggle_space_public(self) -> None:
+        space = self.client.patch(f"spaces/{self.space_slug}", {"public": not self.space_public})
+        self.refresh()
+        if space["public"]:
+            self.notice(_("The space is now public."), "success")
+        else:
+            self.notice(_("The space is now private."), "success")
 
     @action
     def create(self) -> None:

@@ -16,6 +16,7 @@ from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application
 
 from ..store import new_session_factory, sqlite_url
+from . import public, volume_acl
 from .auth import ThrottlePolicy
 from .base import APIError, APIHandler, ServiceContext
 from .mailer import SmtpSettings
@@ -44,6 +45,7 @@ HANDLER_MODULES = (
     "privacy",
     "auth",
     "accounts",
+    "volume",
 )
 
 API_PREFIX = "api/v1/"
@@ -73,6 +75,7 @@ class TwinSpaceService(Application):
     aliases = {
         "data-dir": "TwinSpaceService.data_dir",
         "spaces-dir": "TwinSpaceService.spaces_dir",
+        "public-dir": "TwinSpaceService.public_dir",
         "db-url": "TwinSpaceService.db_url",
         "upload-limit": "TwinSpaceService.upload_limit_mb",
         "port": "TwinSpaceService.port",
@@ -80,6 +83,13 @@ class TwinSpaceService(Application):
         "base-url": "TwinSpaceService.base_url",
         "config": "TwinSpaceService.config_file",
         "log-level": "Application.log_level",
+    }
+
+    flags = {
+        "volume-acls": (
+            {"TwinSpaceService": {"volume_acls": True}},
+            "Set owners, modes and POSIX ACLs on the shared volume (hubs that isolate members).",
+        ),
     }
 
     config_file = Unicode("", config=True, help="A Python config file to load.")
@@ -109,6 +119,44 @@ class TwinSpaceService(Application):
     @default("spaces_dir")
     def _default_spaces_dir(self):
         return os.environ.get("TWINSPACE_SPACES_DIR", str(Path(self.data_dir) / "spaces"))
+
+    public_dir = Unicode(
+        config=True,
+        help="""Directory of the published copies the public view renders
+        (<slug>/<section>/<page>.ipynb), outside spaces_dir and world-readable.
+
+        Default: $TWINSPACE_PUBLIC_DIR; empty: no copies are made.
+        """,
+    )
+
+    @default("public_dir")
+    def _default_public_dir(self):
+        return os.environ.get("TWINSPACE_PUBLIC_DIR", "")
+
+    public_services = List(
+        Unicode(),
+        config=True,
+        help="""Hub services treated exactly as the anonymous public (the public view's token).
+
+        Default: $TWINSPACE_PUBLIC_SERVICES (comma-separated).
+        """,
+    )
+
+    @default("public_services")
+    def _default_public_services(self):
+        names = os.environ.get("TWINSPACE_PUBLIC_SERVICES", "")
+        return [name for name in names.split(",") if name]
+
+    volume_acls = Bool(
+        False,
+        config=True,
+        help="""Set owners, modes and POSIX ACLs on the shared volume (spaces_dir).
+
+        For hubs that run members as system users (isolate_users): each role's Unix group
+        reads exactly the sections rights.py lets it view; members write nothing there
+        (their saves come through this service). Needs root and `setfacl` (package acl).
+        """,
+    )
 
     db_url = Unicode(
         config=True,
@@ -283,6 +331,14 @@ class TwinSpaceService(Application):
             self.load_config_file(self.config_file)
         logging.getLogger("twinspace").setLevel(self.log_level)
 
+    def _public_dir(self) -> Path | None:
+        if not self.public_dir:
+            return None
+        public = Path(self.public_dir)
+        public.mkdir(parents=True, exist_ok=True)
+        public.chmod(0o755)  # the public view's unprivileged user reads it
+        return public
+
     def make_context(self) -> ServiceContext:
         data = Path(self.data_dir)
         data.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -307,6 +363,8 @@ class TwinSpaceService(Application):
                 starttls=self.smtp_starttls,
             ),
             spaces_dir=spaces,
+            public_dir=self._public_dir(),
+            volume_acls=self.volume_acls,
         )
 
     def make_app(self, ctx: ServiceContext | None = None) -> web.Application:
@@ -330,6 +388,7 @@ class TwinSpaceService(Application):
                 max_seconds=self.login_lock_max_seconds,
                 step_delay=self.login_step_delay,
             ),
+            public_services=frozenset(self.public_services),
             trusted_services=frozenset(
                 [os.environ.get("JUPYTERHUB_SERVICE_NAME", "twinspace"), *self.trusted_services]
             ),
@@ -343,6 +402,9 @@ class TwinSpaceService(Application):
 
     def start(self):
         app = self.make_app()
+        ctx = app.settings["twinspace"]
+        volume_acl.secure_all(ctx, ctx.sessions)
+        public.sync_all(ctx)  # copies made by an older version or left by a crash
         limit = app.settings["twinspace"].upload_limit
         server = httpserver.HTTPServer(
             app, max_body_size=limit + 1024 * 1024, max_buffer_size=limit + 1024 * 1024

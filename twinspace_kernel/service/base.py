@@ -69,6 +69,12 @@ class ServiceContext:
     # Where each space's page notebooks are written (<slug>/<section>/<page>.ipynb);
     # None: no notebooks are written.
     spaces_dir: Path | None = None
+    # Where published copies of public pages go (<slug>/<section>/<page>.ipynb) for the
+    # public view; None: no copies are made.
+    public_dir: Path | None = None
+    # Set owners, modes and POSIX ACLs on the shared volume from the rights table (when
+    # members run as system users; see volume_acl.py).
+    volume_acls: bool = False
 
 
 @dataclass
@@ -116,6 +122,9 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
                 raise APIError(403, "This token may not use the TwinSpace service.")
             user = self.db.scalar(select(m.User).where(m.User.name == model["name"]))
             self.identity = Identity(model["name"], user, bool(model.get("admin")), "user")
+        elif model and model["name"] in self.settings.get("public_services", ()):
+            # The public view's token: exactly the anonymous public, never more.
+            self.identity = Identity(None, None)
         elif model:
             self.identity = Identity(model["name"], None, False, "service")
         elif "Authorization" in self.request.headers:
@@ -261,8 +270,15 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         }
 
     def page_published(self, page: m.Page | None, space: m.Space) -> bool:
-        """Whether the public may see `page` (or the space's home when `page` is None)."""
-        return space.public and (page is None or page.published)
+        """Whether the public may see `page` (or the space's home when `page` is None).
+
+        A public space shows its Home page and the pages chosen for publication (F30).
+        """
+        if page is None:
+            return space.public
+        from .public import page_is_published
+
+        return page_is_published(page, space)
 
     def require_page(self, page: m.Page, action: str = "view") -> str:
         return self.require(

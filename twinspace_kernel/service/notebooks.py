@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from .. import pages as nbpages
 from ..store import models as m
+from . import volume_acl
 from .base import ServiceContext
 
 log = logging.getLogger("twinspace.service.notebooks")
@@ -69,7 +70,13 @@ def write_page(ctx: ServiceContext, db, page: m.Page,
         _write_atomic(path, nbpages.writes(nb))
     except (OSError, ValueError) as e:
         log.error("Could not write the notebook of page %s (%s): %s", page.id, path, e)
-        return None
+        path = None
+    else:
+        volume_acl.secure_path(ctx, page.space, page.section, path)
+    from . import public  # (it imports this module)
+
+    # A public page's published copy follows it; an unpublished one's goes, whatever happened.
+    public.sync_page(ctx, page)
     return path
 
 
@@ -109,6 +116,11 @@ def _read(path: Path):
         log.warning("The notebook %s cannot be read (%s); kept as %s", path, e, aside.name)
         os.replace(path, aside)
         return None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename."""
+    _write_atomic(path, text)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from .. import pages as nbpages
 from .. import rights
 from ..store import models as m
-from . import notebooks
+from . import notebooks, public
 from .base import APIError, APIHandler, utcnow
 from .files import stored_keys_of_apps
 from .sanitize import clean_html
@@ -252,6 +252,7 @@ class PageHandler(APIHandler):
         self.db.delete(page)
         self.commit(f"space:{space.id}")
         notebooks.remove_page(self.ctx, *where)
+        public.remove_copy(self.ctx, *where)
         self.delete_blobs(keys)
         self.no_content()
 

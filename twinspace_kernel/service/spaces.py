@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from .. import pages as nbpages
 from .. import rights
 from ..store import models as m
-from . import notebooks
+from . import notebooks, public, volume_acl
 from .base import APIError, APIHandler
 from .pages import add_starter_pages, add_template_page
 
@@ -187,6 +187,10 @@ class SpaceHandler(APIHandler):
             space.state = self.field(body, "state", choices=rights.SPACE_STATES)
         self.record(space, "space.update", "home", obj=space, summary=space.title)
         self.commit(f"space:{space.id}")
+        # Made public or private, closed or reopened: the published copies follow at once.
+        public.sync_space(self.ctx, self.db, space)
+        if "state" in body:  # who may read its folders follows its state
+            volume_acl.secure_space(self.ctx, space)
         self.write_json(space_json(space, self.role_in(space)))
 
 
@@ -234,6 +238,7 @@ class MemberHandler(APIHandler):
             )
         )
         status = 200
+        old_role = membership.role if membership is not None else None
         if membership is None:
             membership = m.Membership(space_id=space.id, user_id=user.id, role=role)
             self.db.add(membership)
@@ -241,6 +246,7 @@ class MemberHandler(APIHandler):
             self.record(space, "member.join", "home", obj=user, summary=user.display_name)
         membership.role = role
         self.commit(f"space:{space.id}")
+        volume_acl.after_role_change(self.ctx, space, user.name, old_role, role)
         self.write_json({**self.user_brief(user), "role": role}, status)
 
     def patch(self, slug, name):
@@ -252,10 +258,11 @@ class MemberHandler(APIHandler):
         check_role_fits(user, role)
         if membership.role == rights.TA and role != rights.TA:
             self._keep_one_admin(space)
-        membership.role = role
+        old_role, membership.role = membership.role, role
         self.record(space, "member.role", "home", obj=user,
                     summary=f"{user.display_name}: {role.replace('_', ' ')}")
         self.commit(f"space:{space.id}")
+        volume_acl.after_role_change(self.ctx, space, user.name, old_role, role)
         self.write_json({**self.user_brief(user), "role": role})
 
     def delete(self, slug, name):
@@ -266,8 +273,10 @@ class MemberHandler(APIHandler):
             self.require(space, "invite", "home")
         if membership.role == rights.TA:
             self._keep_one_admin(space)
+        old_role = membership.role
         self.db.delete(membership)
         self.commit(f"space:{space.id}")
+        volume_acl.after_role_change(self.ctx, space, user.name, old_role, None)
         self.no_content()
 
     def _membership(self, space: m.Space, name: str):

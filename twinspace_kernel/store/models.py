@@ -327,6 +327,25 @@ class Document(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
+class SharedFile(Base):
+    """A member's own file or notebook shared in a section of the shared volume.
+
+    The bytes are `<spaces>/<slug>/<section>/files/<name>`, written only by the service.
+    """
+
+    __tablename__ = "shared_files"
+    __table_args__ = (UniqueConstraint("space_id", "section", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    author_id: Mapped[int | None] = _author_fk()
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
 class Album(Base):
     __tablename__ = "albums"
 

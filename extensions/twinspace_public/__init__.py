@@ -1,0 +1,1 @@
+"""The public view: published pages of public spaces, for anyone, through a locked-down Voila."""

@@ -1,0 +1,344 @@
+"""The member view's handlers: landing, a space's sections, and pages rendered by Voila.
+
+Every page has its own address (`<base>/twinspace/page/<id>`), so links, bookmarks and the
+browser's Back button work. Who may see a page is the service's answer to `GET pages/<id>`
+with the server's own token (the member's identity); the notebook is then read from the
+shared volume by this server, which runs as the member, so OS permissions apply as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+from traitlets import Float, Unicode, default
+from traitlets.config import LoggingConfigurable
+from voila.handler import VoilaHandler
+
+from twinspace_kernel import rights
+from twinspace_kernel.i18n import LANGUAGES, pick_language
+
+from . import messages as msg
+from .service import ServiceError, ViewService
+
+SETTINGS_KEY = "twinspace_view"
+NAVIGATION_TAG = "twinspace-navigation"
+# Page notebooks carry their own Manage pages cell; in the member view the navigation
+# bar holds those tools, so the cell is left out rather than shown twice.
+TOOLS_ROLE = "tools"
+
+
+class MemberView(LoggingConfigurable):
+    """Settings of the member view (`c.MemberView.<name>` in the server's config)."""
+
+    spaces_dir = Unicode(
+        config=True,
+        help="""The shared volume of page notebooks, <spaces_dir>/<slug>/<section>/<page>.ipynb
+        ($TWINSPACE_SPACES_DIR, which the hub's spawner sets).""",
+    )
+
+    @default("spaces_dir")
+    def _default_spaces_dir(self):
+        return os.environ.get("TWINSPACE_SPACES_DIR", "")
+
+    state_file = Unicode(
+        config=True,
+        help="""Where the member's last used space is remembered (in their own home):
+        /twinspace/ lands on its Home page.""",
+    )
+
+    @default("state_file")
+    def _default_state_file(self):
+        return str(Path.home() / ".local" / "share" / "twinspace" / "member-view.json")
+
+    api_url = Unicode(
+        config=True,
+        help="The TwinSpace API root ($TWINSPACE_API_URL, set by the hub's spawner).",
+    )
+
+    @default("api_url")
+    def _default_api_url(self):
+        return os.environ.get("TWINSPACE_API_URL", "")
+
+    api_timeout = Float(20.0, config=True, help="Seconds to wait for the TwinSpace service.")
+
+    def last_space(self) -> str | None:
+        try:
+            return json.loads(Path(self.state_file).read_text()).get("space")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def remember_space(self, slug: str) -> None:
+        if self.last_space() == slug:
+            return
+        path = Path(self.state_file)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps({"space": slug}))
+            tmp.replace(path)
+        except OSError as e:
+            # Only a convenience: the page still opens.
+            self.log.warning("Could not remember the last space in %s: %s", path, e)
+
+
+def page_path(page: dict) -> str:
+    """A page notebook's path in the shared volume (the service's layout)."""
+    return f"{page['space']}/{page['section']}/{page['slug']}.ipynb"
+
+
+class ViewHandler(JupyterHandler):
+    """What the member view's handlers share: the service, the member, polite pages."""
+
+    @property
+    def view(self) -> MemberView:
+        return self.settings[SETTINGS_KEY]["view"]
+
+    @property
+    def service(self) -> ViewService:
+        return self.settings[SETTINGS_KEY]["service"]
+
+    def view_url(self, *parts: str) -> str:
+        """An address of the view; with no parts its landing, `<base>/twinspace/`."""
+        return url_path_join(self.base_url, "twinspace", *parts) if parts else \
+            url_path_join(self.base_url, "twinspace/")
+
+    @property
+    def logout_url(self) -> str:
+        return url_path_join(os.environ.get("JUPYTERHUB_BASE_URL", "/"), "hub", "logout")
+
+    async def member(self) -> dict:
+        return await self.service.get("me")
+
+    @staticmethod
+    def language_of(me: dict | None) -> str:
+        return pick_language(((me or {}).get("user") or {}).get("locale"))
+
+    def polite(self, status: int, language: str | None, title: str, sentence: str,
+               links: list[tuple[str, str]] | None = None) -> None:
+        """Finish with one of the view's own pages (never a traceback)."""
+        if links is None:
+            links = [(msg.HOME_LINK, self.view_url()), (msg.LOGOUT_LINK, self.logout_url)]
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(msg.message_page(language, title, sentence, links))
+
+    def refused(self, error: ServiceError, language: str | None) -> None:
+        """The polite page for an error the service answered (or its silence)."""
+        if error.status == 403:
+            self.polite(403, language, msg.FORBIDDEN_TITLE, msg.FORBIDDEN)
+        elif error.status == 404:
+            self.polite(404, language, msg.NOT_FOUND_TITLE, msg.NOT_FOUND)
+        elif error.status == 401:
+            self.polite(401, language, msg.SESSION_TITLE, msg.SESSION,
+                        [(msg.LOGOUT_LINK, self.logout_url)])
+        else:
+            self.log.warning("TwinSpace service: %s %s", error.status, error.message)
+            self.polite(503, language, msg.UNAVAILABLE_TITLE, msg.UNAVAILABLE)
+
+    async def language(self) -> str | None:
+        try:
+            return self.language_of(await self.member())
+        except ServiceError:
+            return None
+
+    async def first_page(self, slug: str, section: str, language: str | None) -> bool:
+        """Go to the first page of `section` of space `slug`, or say why not.
+
+        False (nothing sent) when the section has no page yet.
+        """
+        try:
+            items = (await self.service.get(f"spaces/{slug}/pages", section=section))["items"]
+        except ServiceError as e:
+            self.refused(e, language)
+            return True
+        if not items:
+            return False
+        self.view.remember_space(slug)
+        self.redirect(self.view_url("page", str(items[0]["id"])))
+        return True
+
+    def no_pages(self, slug: str, language: str | None) -> None:
+        self.polite(200, language, msg.EMPTY_SECTION_TITLE, msg.EMPTY_SECTION,
+                    [(msg.HOME_LINK, self.view_url("space", slug)),
+                     (msg.LOGOUT_LINK, self.logout_url)])
+
+    async def switch_language(self, wanted: str) -> None:
+        """`?lang=`: the member's language changes (PATCH me); the same address again."""
+        # Only from the view's own links: another site's link changes nothing.
+        site = self.request.headers.get("Sec-Fetch-Site", "same-origin")
+        if wanted in LANGUAGES and site in ("same-origin", "none"):
+            try:
+                await self.service.patch("me", {"locale": wanted})
+            except ServiceError as e:
+                self.refused(e, None)
+                return
+        self.redirect(self.request.path)
+
+
+class LandingHandler(ViewHandler):
+    """`/twinspace/`: the Home page of the member's last used space (else their first)."""
+
+    @web.authenticated
+    async def get(self):
+        try:
+            me = await self.member()
+        except ServiceError as e:
+            self.refused(e, None)
+            return
+        language = self.language_of(me)
+        slugs = [space["slug"] for space in me.get("spaces", [])]
+        if not slugs:
+            self.polite(200, language, msg.NO_SPACE_TITLE, msg.NO_SPACE,
+                        [(msg.LOGOUT_LINK, self.logout_url)])
+            return
+        last = self.view.last_space()
+        slug = last if last in slugs else slugs[0]
+        if not await self.first_page(slug, "home", language):
+            self.no_pages(slug, language)
+
+
+def navigation_source(target: str, language: str, base_url: str, hub_url: str) -> str:
+    """The hidden first cell of every page: the member's language, then the navigation
+    (`target`: the arguments naming the page, or the space and section)."""
+    return (
+        "from twinspace_kernel.i18n import set_language\n"
+        f"set_language({language!r})\n"
+        "from twinspace_kernel.apps.navigation import navigation\n"
+        f"navigation({target}, base_url={base_url!r}, hub_url={hub_url!r})"
+    )
+
+
+def add_navigation(handler, notebook, cwd):
+    """Voila's prelaunch hook: the navigation cell first, the page's tools cell out."""
+    page = getattr(handler, "twinspace_page", None)
+    if page is None:
+        return None
+    import nbformat
+
+    # Without a page id: a section without pages yet, whose navigation holds Manage pages.
+    page_id = str(int(page["id"])) if page.get("id") is not None else "None"
+    target = f"{page_id}, space={page['space']!r}, section={page['section']!r}"
+    cell = nbformat.v4.new_code_cell(navigation_source(
+        target, page["language"], handler.base_url,
+        url_path_join(os.environ.get("JUPYTERHUB_BASE_URL", "/"), "hub/"),
+    ))
+    cell.metadata["tags"] = [NAVIGATION_TAG]
+    cell.metadata["jupyter"] = {"source_hidden": True}
+    kept = [c for c in notebook.cells
+            if (c.get("metadata", {}).get("twinspace") or {}).get("role") != TOOLS_ROLE]
+    notebook.cells = [cell, *kept]
+    # The browser tab and history show the page's title (Voila's template reads it).
+    notebook.metadata["title"] = f"{page['title']} – TwinSpace"
+    return notebook
+
+
+class PageHandler(VoilaHandler, ViewHandler):
+    """`/twinspace/page/<id>`: one page, rendered by Voila with the navigation bar.
+
+    `?lang=fr` changes the member's language (PATCH me) and reloads the page without it.
+    """
+
+    @property
+    def contents_manager(self):
+        # The shared volume, not the member's home: page paths are relative to it.
+        return self.settings[SETTINGS_KEY]["contents_manager"]()
+
+    @web.authenticated
+    async def get(self, page_id: str):
+        wanted = self.get_argument("lang", None)
+        if wanted is not None:
+            await self.switch_language(wanted)
+            return
+        try:
+            page, me = await asyncio.gather(self.service.get(f"pages/{page_id}"), self.member())
+        except ServiceError as e:
+            self.refused(e, await self.language())
+            return
+        language = self.language_of(me)
+        if not self.view.spaces_dir:
+            self.polite(503, language, msg.UNAVAILABLE_TITLE, msg.UNAVAILABLE)
+            return
+        os_path = Path(self.view.spaces_dir) / page_path(page)
+        try:
+            with open(os_path, "rb"):
+                pass
+        except PermissionError:
+            # The service said yes but the volume's permissions say no: they are being
+            # brought in step (a role just changed); the volume wins.
+            self.log.warning("Page %s: the service allows it, %s is not readable",
+                             page["id"], os_path)
+            self.polite(403, language, msg.FORBIDDEN_TITLE, msg.FORBIDDEN)
+            return
+        except OSError:
+            self.polite(404, language, msg.NOT_FOUND_TITLE, msg.NOT_READY)
+            return
+        self.twinspace_page = {**page, "language": language}
+        self.view.remember_space(page["space"])
+        async for html in self.get_generator(path=page_path(page)):
+            self.write(html)
+            self.flush()
+
+
+class EmptySectionNotebook:
+    """What Voila loads for a section without pages: an empty notebook, in memory (the
+    prelaunch hook gives it the navigation, which holds Manage pages)."""
+
+    NAME = "section.ipynb"
+
+    def get(self, path: str, content: bool = True, **kwargs) -> dict:
+        import nbformat
+
+        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+            "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
+        return {"name": self.NAME, "path": self.NAME, "type": "notebook", "content": nb,
+                "format": "json"}
+
+    def file_exists(self, path: str) -> bool:
+        return False
+
+
+class SectionHandler(VoilaHandler, ViewHandler):
+    """`/twinspace/space/<slug>[/<section>]`: the first page of a section (Home by default).
+
+    A section without pages shows, to those who may manage its pages, the navigation with
+    Manage pages (to make the first one); to everyone else a short "no pages yet" page.
+    """
+
+    @property
+    def contents_manager(self):
+        return EmptySectionNotebook()
+
+    @web.authenticated
+    async def get(self, slug: str, section: str | None = None):
+        wanted = self.get_argument("lang", None)
+        if wanted is not None:
+            await self.switch_language(wanted)
+            return
+        language = await self.language()
+        section = section or "home"
+        if section not in rights.SECTIONS:
+            self.polite(404, language, msg.NOT_FOUND_TITLE, msg.NOT_FOUND)
+            return
+        if await self.first_page(slug, section, language):
+            return
+        try:
+            space = await self.service.get(f"spaces/{slug}", section=section)
+        except ServiceError as e:
+            self.refused(e, language)
+            return
+        if not space.get("section_may", {}).get("manage_pages", False):
+            self.no_pages(slug, language)
+            return
+        self.twinspace_page = {"id": None, "space": slug, "section": section,
+                               "title": space["title"], "language": language}
+        self.view.remember_space(slug)
+        async for html in self.get_generator(path=EmptySectionNotebook.NAME):
+            self.write(html)
+            self.flush()

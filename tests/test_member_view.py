@@ -1,0 +1,373 @@
+"""The member view end to end: after login a member lands on their space's Home page (Voila).
+
+ONE real hub from our jupyterhub_config.py for the module (node proxy, real members'
+servers; as root each runs as its own system user from the members' env). Handler-level
+checks go through HTTP as a browser would (requests, logged in through the hub's form);
+the browser checks drive Debian's Chromium through Playwright.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+import pytest
+import requests
+from hubharness import proxy_available
+from hubproc import TwinSpaceHub, browser_login
+from twinspace_hub.spawner import KERNEL_CULLING, write_server_config
+
+ROOT = os.geteuid() == 0
+USER_ENV = os.environ.get("TWINSPACE_USER_ENV", "/opt/twinspace/user")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SPAWN_TIMEOUT = 180
+# What a page open may take on a busy test machine (a server start, a kernel start).
+BROWSER_WAIT_MS = 150_000
+PASSWORD = "correct horse battery"
+
+pytestmark = [pytest.mark.hub, pytest.mark.timeout(900)]
+
+
+# --- the hub and its people ----------------------------------------------------------------
+
+
+def _ts_accounts() -> tuple[set[str], set[str]]:
+    users = {u.pw_name for u in pwd.getpwall() if u.pw_name.startswith("ts-")}
+    groups = {g.gr_name for g in grp.getgrall() if g.gr_name.startswith("ts-")}
+    return users, groups
+
+
+class World:
+    """The module's hub with one space: a founder, a second teacher, pupils, pages."""
+
+    def __init__(self, hub: TwinSpaceHub):
+        self.hub = hub
+        self.admin = {"Authorization": f"token {hub.tokens['twinspace-admin']}"}
+        tag = secrets.token_hex(3)
+        self.slug = f"view-{tag}"
+        self.founder = f"founder{tag}"
+        self.loner = f"loner{tag}"
+        for name, display in ((self.founder, "Fiona Founder"), (self.loner, "Lou Loner")):
+            self.call("POST", "users", self.admin, json={
+                "name": name, "kind": "teacher", "display_name": display,
+                "password": PASSWORD, "school": "Lycée A", "country": "FR",
+            })
+            hub.create_user(name)
+        self.teacher = {"Authorization": f"token {hub.token_for(self.founder)}"}
+        self.call("POST", "spaces", self.teacher,
+                  json={"slug": self.slug, "title": "River project", "starter": True})
+        self.second_slug = f"other-{tag}"
+        self.call("POST", "spaces", self.teacher,
+                  json={"slug": self.second_slug, "title": "Another project"})
+        self.teachers_room = self.call("POST", f"spaces/{self.slug}/pages", self.teacher, json={
+            "section": "teachers_room", "title": "Planning", "template": "teachers_room.ipynb",
+        })
+        self.pupils = self.call("POST", f"spaces/{self.slug}/pupils", self.teacher,
+                                json={"names": ["Ana Lopez", "Ben Ng", "Cleo Diaz"]})["items"]
+
+    def call(self, method: str, path: str, headers: dict, **kwargs) -> dict:
+        r = requests.request(method, f"{self.hub.api_base}{path}", headers=headers,
+                             timeout=60, **kwargs)
+        assert r.status_code < 300, (method, path, r.status_code, r.text)
+        return r.json() if r.content else {}
+
+    def pages(self, section: str, slug: str | None = None) -> list[dict]:
+        return self.call("GET", f"spaces/{slug or self.slug}/pages", self.teacher,
+                         params={"section": section})["items"]
+
+    def view_url(self, name: str, path: str = "") -> str:
+        return f"{self.hub.url}user/{name}/twinspace/{path}"
+
+
+@pytest.fixture(scope="module")
+def world():
+    if not proxy_available():
+        pytest.skip("configurable-http-proxy (node) is not installed: run `make venv`")
+    if ROOT:
+        from twinspace_hub.userenv import build_user_env
+
+        build_user_env(USER_ENV)
+    before = _ts_accounts() if ROOT else (set(), set())
+    # Not under pytest's 0700 tmp tree: members' servers must reach <data>/jupyter-config.
+    data = Path(tempfile.mkdtemp(prefix="twinspace-view-"))
+    hub = TwinSpaceHub(data, settings={"isolate_users": ROOT, "user_env_prefix": USER_ENV})
+    hub.start()
+    try:
+        hub.wait_for_service(120)
+        yield World(hub)
+    finally:
+        hub.stop()
+        shutil.rmtree(data, ignore_errors=True)
+        if ROOT:
+            users, groups = _ts_accounts()
+            for user in users - before[0]:
+                subprocess.run(["userdel", "--remove", user], capture_output=True)
+            for group in groups - before[1]:
+                subprocess.run(["groupdel", group], capture_output=True)
+
+
+def log_in(world: World, name: str, password: str) -> tuple[requests.Session, requests.Response]:
+    """Log in through the hub's form and follow on to wherever the hub sends a member."""
+    session = browser_login(world.hub, name, password)
+    assert session.login_response.status_code == 302, session.login_response.text[:500]
+    started = time.monotonic()
+    r = session.get(world.hub.url + "hub/", timeout=120)
+    while "spawn-pending" in r.url:
+        assert r.status_code < 500, f"the spawn failed\n{world.hub.log[-6000:]}"
+        assert time.monotonic() - started < SPAWN_TIMEOUT, world.hub.log[-6000:]
+        time.sleep(0.5)
+        r = session.get(r.url, timeout=120)
+    return session, r
+
+
+def page_id_of(url: str) -> int:
+    match = re.search(r"/twinspace/page/(\d+)$", url)
+    assert match, url
+    return int(match.group(1))
+
+
+# --- the servers' configuration ------------------------------------------------------------
+
+
+def test_members_servers_enable_the_view_and_cull_idle_kernels(tmp_path):
+    config = json.loads(write_server_config(tmp_path / "cfg", 20).read_text())
+    assert config["ServerApp"]["jpserver_extensions"] == {
+        "voila.server_extension": True, "twinspace_view": True,
+    }
+    assert config["MappingKernelManager"] == KERNEL_CULLING
+    assert KERNEL_CULLING["cull_connected"] is False  # a page open in a tab keeps its kernel
+
+
+# --- through HTTP --------------------------------------------------------------------------
+
+
+def test_a_pupil_lands_on_the_home_page_of_their_space(world):
+    pupil = world.pupils[0]
+    session, landed = log_in(world, pupil["name"], pupil["password"])
+    [home] = world.pages("home")
+    assert landed.status_code == 200
+    assert landed.url == world.view_url(pupil["name"], f"page/{home['id']}")
+    # Voila rendered the page: widget views, no source, no traceback.
+    assert "application/vnd.jupyter.widget-view+json" in landed.text, world.hub.log[-8000:]
+    assert "show(" not in landed.text and "Traceback" not in landed.text
+    # /twinspace without the slash lands there too.
+    r = session.get(world.view_url(pupil["name"]).rstrip("/"), allow_redirects=False,
+                    timeout=60)
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith(f"/twinspace/page/{home['id']}")
+
+
+def test_teachers_own_cells_run_without_their_code_or_errors(world):
+    pupil = world.pupils[0]
+    session, _landed = log_in(world, pupil["name"], pupil["password"])
+    page = world.pages("activities")[2]
+    path = world.hub.data_dir / "spaces" / world.slug / "activities" / f"{page['slug']}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1:1] = [nbformat.v4.new_code_cell('print("Made by " + "the teacher")'),
+                     nbformat.v4.new_code_cell("1 / 0")]
+    nbformat.write(nb, path)  # in place: the file keeps its owner and ACL
+    r = session.get(world.view_url(pupil["name"], f"page/{page['id']}"), timeout=120)
+    assert r.status_code == 200
+    assert "Made by the teacher" in r.text
+    assert '"Made by " +' not in r.text and "1 / 0" not in r.text
+    assert "ZeroDivisionError" not in r.text and "Traceback" not in r.text
+    # The failing cell did not stop the rest: the navigation and the page's apps are there.
+    assert r.text.count("application/vnd.jupyter.widget-view+json") >= 2
+
+
+def test_a_page_the_member_may_not_view_gets_a_polite_refusal(world):
+    pupil = world.pupils[0]
+    session, _landed = log_in(world, pupil["name"], pupil["password"])
+    url = world.view_url(pupil["name"], f"page/{world.teachers_room['id']}")
+    r = session.get(url, timeout=60)
+    assert r.status_code == 403
+    assert "text/html" in r.headers["Content-Type"]
+    assert "Sorry, you may not see this page" in r.text
+    assert "Traceback" not in r.text and "Planning" not in r.text
+    assert f'href="/user/{pupil["name"]}/twinspace/"' in r.text  # back to Home
+    # The section's address says the same; an unknown page is "not found".
+    r = session.get(world.view_url(pupil["name"], f"space/{world.slug}/teachers_room"),
+                    timeout=60)
+    assert r.status_code == 403
+    r = session.get(world.view_url(pupil["name"], "page/999999"), timeout=60)
+    assert r.status_code == 404
+    assert "This page does not exist" in r.text
+
+
+def test_a_section_without_pages_says_so_to_those_who_cannot_add_one(world):
+    pupil = world.pupils[0]
+    session, _landed = log_in(world, pupil["name"], pupil["password"])
+    r = session.get(world.view_url(pupil["name"], f"space/{world.slug}/pupils_corner"),
+                    timeout=60)
+    assert r.status_code == 200
+    assert "There are no pages in this section yet." in r.text
+
+
+def test_the_refusal_speaks_the_members_language(world):
+    pupil = world.pupils[1]
+    session, landed = log_in(world, pupil["name"], pupil["password"])
+    # The language switch: PATCH me, then the same page again, without the parameter.
+    r = session.get(landed.url + "?lang=fr", allow_redirects=False, timeout=60)
+    assert r.status_code == 302
+    assert r.headers["Location"] == landed.url.removeprefix(world.hub.url.rstrip("/"))
+    as_pupil = {"Authorization": f"token {world.hub.token_for(pupil['name'])}"}
+    assert world.call("GET", "me", as_pupil)["user"]["locale"] == "fr"
+    # A link on another site changes nothing.
+    r = session.get(landed.url + "?lang=de", headers={"Sec-Fetch-Site": "cross-site"},
+                    allow_redirects=False, timeout=60)
+    assert r.status_code == 302
+    assert world.call("GET", "me", as_pupil)["user"]["locale"] == "fr"
+    r = session.get(world.view_url(pupil["name"], f"page/{world.teachers_room['id']}"),
+                    timeout=60)
+    assert r.status_code == 403
+    assert '<html lang="fr">' in r.text
+    assert "Désolé, vous ne pouvez pas voir cette page" in r.text
+
+
+def test_the_last_used_space_is_where_the_member_lands(world):
+    session, landed = log_in(world, world.founder, PASSWORD)
+    landed_home = page_id_of(landed.url)
+    homes = {slug: world.pages("home", slug)[0]["id"] for slug in (world.slug,
+                                                                   world.second_slug)}
+    assert landed_home in homes.values()
+    other = next(slug for slug, page_id in homes.items() if page_id != landed_home)
+    r = session.get(world.view_url(world.founder, f"space/{other}"), timeout=120)
+    assert r.status_code == 200, world.hub.log[-4000:]
+    assert page_id_of(r.url) == homes[other]
+    r = session.get(world.view_url(world.founder), allow_redirects=False, timeout=60)
+    assert r.headers["Location"].endswith(f"/twinspace/page/{homes[other]}")
+
+
+def test_a_member_without_a_space_is_told_so(world):
+    session, landed = log_in(world, world.loner, PASSWORD)
+    assert landed.url == world.view_url(world.loner)
+    assert landed.status_code == 200
+    assert "You are not a member of any TwinSpace yet" in landed.text
+    assert 'href="/hub/logout"' in landed.text
+
+
+# --- in the browser ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed: make chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def browser_log_in(browser, world: World, name: str, password: str):
+    """A fresh browser context logged in through the hub's login form; returns its page."""
+    context = browser.new_context()
+    context.set_default_timeout(BROWSER_WAIT_MS)
+    page = context.new_page()
+    page.goto(world.hub.url + "hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    return page
+
+
+def live_kernels(page, world: World, name: str) -> list[dict]:
+    r = page.request.get(f"{world.hub.url}user/{name}/api/kernels")
+    assert r.ok, r.text()
+    return r.json()
+
+
+def wait_for(condition, what: str, timeout: float = 120) -> None:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"not reached: {what}"
+        time.sleep(0.25)
+
+
+def test_a_pupil_browses_the_space(world, browser):
+    pupil = world.pupils[2]  # not logged in before: their server's only kernels are the view's
+    page = browser_log_in(browser, world, pupil["name"], pupil["password"])
+    [home] = world.pages("home")
+    activities = world.pages("activities")
+    # Lands on Home with its apps: the members list and the project journal.
+    page.wait_for_selector(".twinspace-members >> text=Cleo Diaz")
+    page.wait_for_selector(".twinspace-blog")
+    assert page.url == world.view_url(pupil["name"], f"page/{home['id']}")
+    nav = page.locator("nav.ts-nav")
+    assert nav.get_attribute("aria-label") == "TwinSpace"
+    sections = nav.locator(".ts-sections a")
+    assert sections.all_inner_texts() == ["Home", "Project Activities", "Pupils' Corner", "Chat"]
+    assert nav.locator("a", has_text="Teachers' Room").count() == 0
+    assert nav.locator(".ts-me").inner_text() == "Cleo Diaz · Pupil · Lycée A"
+    assert nav.locator("a.ts-lab").get_attribute("href") == (
+        f"/user/{pupil['name']}/lab/tree/TwinSpace")
+    assert nav.locator("a.ts-logout").get_attribute("href") == "/hub/logout"
+    assert nav.locator("a[aria-current=page]").all_inner_texts() == ["Home"]
+    assert nav.locator(".ts-lang a[aria-current=true]").inner_text() == "English"
+
+    # A Project Activities page through the navigation: its own address, its content.
+    nav.locator(".ts-sections a", has_text="Project Activities").click()
+    page.wait_for_url(world.view_url(pupil["name"], f"page/{activities[0]['id']}"))
+    page.wait_for_selector(f"h1:has-text('{activities[0]['title']}')")
+    assert page.title() == f"{activities[0]['title']} – TwinSpace"  # tab and history
+    page.wait_for_selector("nav.ts-nav .ts-pages")
+    assert page.locator("nav.ts-nav .ts-pages a").all_inner_texts() == [
+        p["title"] for p in activities]
+    assert page.locator("nav.ts-nav a", has_text="Teachers' Room").count() == 0
+    assert page.locator("button", has_text="Manage pages").count() == 0
+    # The Home page's kernel went when its page closed: one live kernel for one open view.
+    wait_for(lambda: len(live_kernels(page, world, pupil["name"])) == 1,
+             "one kernel left after moving to another page")
+
+    # A Teachers' Room address typed in: the polite refusal, then Back.
+    response = page.goto(world.view_url(pupil["name"], f"page/{world.teachers_room['id']}"))
+    assert response.status == 403
+    assert "Sorry, you may not see this page" in page.inner_text("#twinspace-message")
+    page.go_back()
+    page.wait_for_url(world.view_url(pupil["name"], f"page/{activities[0]['id']}"))
+    page.wait_for_selector("nav.ts-nav .ts-pages")
+    page.context.close()
+
+
+def test_a_teacher_sees_manage_pages_on_an_activities_page(world, browser):
+    page = browser_log_in(browser, world, world.founder, PASSWORD)
+    page.wait_for_selector("nav.ts-nav")
+    activities = world.pages("activities")
+    page.goto(world.view_url(world.founder, f"page/{activities[1]['id']}"))
+    nav = page.locator("nav.ts-nav")
+    nav.wait_for()
+    assert "Teachers' Room" in nav.locator(".ts-sections").inner_text()
+    assert nav.locator(".ts-switch summary").inner_text() == "Switch space"
+    # Authors open the page notebook itself in JupyterLab (the shared volume's names).
+    assert nav.locator("a.ts-lab").get_attribute("href") == (
+        f"/user/{world.founder}/lab/tree/TwinSpace/River%20project/Project%20Activities/"
+        + quote(activities[1]["title"] + ".ipynb"))
+    button = page.locator("button", has_text="Manage pages")
+    button.click()
+    page.wait_for_selector("text=Add a page")
+    page.wait_for_selector("text=Add application")  # the other tool, folded
+    # A section without pages: Manage pages at once, to make the first one.
+    page.goto(world.view_url(world.founder, f"space/{world.second_slug}/teachers_room"))
+    page.wait_for_selector("text=Add a page")
+    current = page.locator("nav.ts-nav .ts-sections a[aria-current=page]")
+    assert current.inner_text() == "Teachers' Room"
+    assert page.locator("nav.ts-nav a.ts-lab").get_attribute("href") == (
+        f"/user/{world.founder}/lab/tree/TwinSpace/Another%20project/Teachers%27%20Room")
+    page.context.close()
