@@ -21,15 +21,9 @@ Performance is never asserted in tests: this script only reports numbers.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,17 +32,11 @@ import requests
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
-from hubharness import descendants, proxy_available  # noqa: E402
-from hubproc import TwinSpaceHub  # noqa: E402
-from page_open import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ROOT,
-    USER_ENV,
-    WAIT_MS,
-    put_bare_notebook,
-    ts_accounts,
-)
+from browser import CHROMIUM, launch_chromium  # noqa: E402
+from hubharness import descendants  # noqa: E402
+from hubproc import ROOT, TwinSpaceHub, isolated_hub  # noqa: E402
+from page_open import WAIT_MS, put_bare_notebook  # noqa: E402
+from report import write_results  # noqa: E402
 
 PASSWORD = "bench founder pw"
 # Let the kernels finish starting their apps (live threads, first long-polls) before reading.
@@ -57,12 +45,7 @@ SETTLE_SECONDS = 5.0
 
 def seed(hub: TwinSpaceHub, members: int) -> list[dict]:
     """The space and its pupils (one more for the bare page); returns their accounts."""
-    admin = {"Authorization": f"token {hub.tokens['twinspace-admin']}"}
-    requests.post(f"{hub.api_base}users", headers=admin, timeout=30, json={
-        "name": "memfounder", "kind": "teacher", "password": PASSWORD,
-    }).raise_for_status()
-    hub.create_user("memfounder")
-    founder = hub.auth_headers("memfounder")
+    founder = hub.add_teacher("memfounder", PASSWORD)
     requests.post(f"{hub.api_base}spaces", headers=founder, timeout=30,
                   json={"slug": "memory", "title": "Memory", "starter": True}
                   ).raise_for_status()
@@ -119,30 +102,15 @@ def main() -> int:
                         help="members with the view open at the same time (5)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
-    if not proxy_available():
-        sys.exit("configurable-http-proxy is missing: run `make venv` first")
     if not os.path.exists(CHROMIUM):
         sys.exit("Debian's chromium is missing: run `make chromium` first")
-    if ROOT:
-        from twinspace_hub.userenv import build_user_env
-
-        build_user_env(USER_ENV)
     from playwright.sync_api import sync_playwright
 
-    before = ts_accounts() if ROOT else (set(), set())
-    work = Path(tempfile.mkdtemp(prefix="bench-member-memory-"))
-    work.chmod(0o711)
-    hub = TwinSpaceHub(work / "twinspace",
-                       settings={"isolate_users": ROOT, "user_env_prefix": USER_ENV})
-    members: list[dict] = []
-    bare: dict = {}
-    try:
-        hub.start()
-        hub.wait_for_service(120)
+    with isolated_hub("bench-member-memory-", missing=sys.exit) as hub:
         accounts = seed(hub, args.members)
         *pupils, bare_pupil = accounts
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             views = []
             for pupil in pupils:
                 views.append(log_in(browser, hub, pupil["name"], pupil["password"]))
@@ -162,15 +130,6 @@ def main() -> int:
                 print(f"{row['member']:16} {row['processes']:3d} processes "
                       f"RSS {row['rss_mb']:7.1f} MB  PSS {row['pss_mb']:7.1f} MB", flush=True)
             browser.close()
-    finally:
-        hub.stop()
-        shutil.rmtree(work, ignore_errors=True)
-        if ROOT:
-            users, groups = ts_accounts()
-            for user in users - before[0]:
-                subprocess.run(["userdel", "--remove", user], capture_output=True)
-            for group in groups - before[1]:
-                subprocess.run(["groupdel", group], capture_output=True)
 
     rss = [row["rss_mb"] for row in members]
     pss = [row["pss_mb"] for row in members]
@@ -188,13 +147,10 @@ def main() -> int:
     print(f"PSS per member: median {summary['pss_mb_median']:.1f} MB; "
           f"all members together {summary['pss_mb_sum']:.1f} MB")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
-            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        write_results(args.json, {
             "isolate_users": ROOT, "raw": {"members": members, "bare": bare},
             "summary": summary,
-        }, indent=1))
+        })
     return 0
 
 

@@ -21,17 +21,10 @@ Performance is never asserted in tests: this script only reports numbers.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import grp
-import json
 import os
-import platform
 import pwd
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,28 +34,17 @@ import requests
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
-from hubharness import proxy_available  # noqa: E402
-from hubproc import TwinSpaceHub  # noqa: E402
+from browser import CHROMIUM, launch_chromium  # noqa: E402
+from hubproc import ROOT, TwinSpaceHub, isolated_hub  # noqa: E402
+from report import write_results  # noqa: E402
 
-ROOT = os.geteuid() == 0
-USER_ENV = os.environ.get("TWINSPACE_USER_ENV", "/opt/twinspace/user")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 WAIT_MS = 120_000
 PASSWORD = "bench founder pw"
 
 
 def seed(hub: TwinSpaceHub, extra_pages: int) -> tuple[str, str]:
     """The space and its pages; returns the pupil's (name, password)."""
-    admin = {"Authorization": f"token {hub.tokens['twinspace-admin']}"}
-    requests.post(f"{hub.api_base}users", headers=admin, timeout=30, json={
-        "name": "benchfounder", "kind": "teacher", "password": PASSWORD,
-    }).raise_for_status()
-    hub.create_user("benchfounder")
-    founder = hub.auth_headers("benchfounder")
+    founder = hub.add_teacher("benchfounder", PASSWORD)
     requests.post(f"{hub.api_base}spaces", headers=founder, timeout=30,
                   json={"slug": "bench", "title": "Bench", "starter": True}).raise_for_status()
     for i in range(extra_pages):
@@ -138,13 +120,6 @@ def stats(values: list[float]) -> dict[str, float]:
             "p95": percentile(values, 0.95), "min": min(values), "max": max(values)}
 
 
-def ts_accounts() -> tuple[set[str], set[str]]:
-    return (
-        {u.pw_name for u in pwd.getpwall() if u.pw_name.startswith("ts-")},
-        {g.gr_name for g in grp.getgrall() if g.gr_name.startswith("ts-")},
-    )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=10,
@@ -153,26 +128,13 @@ def main() -> int:
                         help="rounds of moving again between the pages opened once (2)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
-    if not proxy_available():
-        sys.exit("configurable-http-proxy is missing: run `make venv` first")
     if not os.path.exists(CHROMIUM):
         sys.exit("Debian's chromium is missing: run `make chromium` first")
-    if ROOT:
-        from twinspace_hub.userenv import build_user_env
-
-        build_user_env(USER_ENV)
     from playwright.sync_api import sync_playwright
 
-    before = ts_accounts() if ROOT else (set(), set())
-    work = Path(tempfile.mkdtemp(prefix="bench-page-open-"))
-    work.chmod(0o711)
-    hub = TwinSpaceHub(work / "twinspace",
-                       settings={"isolate_users": ROOT, "user_env_prefix": USER_ENV})
     results: dict[str, list[float]] = {"cold": [], "nav": [], "bare": []}
     kernels_seen: list[int] = []
-    try:
-        hub.start()
-        hub.wait_for_service(120)
+    with isolated_hub("bench-page-open-", missing=sys.exit) as hub:
         name, password = seed(hub, args.pages)
         pages = activities(hub)
         kinds = {p["id"]: [a["kind"] for a in requests.get(
@@ -180,7 +142,7 @@ def main() -> int:
             timeout=30).json()["apps"]] for p in pages}
         base = f"{hub.url}user/{name}/"
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             page = browser.new_page()
             page.goto(f"{hub.url}hub/login")
             page.fill("#username_input", name)
@@ -209,15 +171,6 @@ def main() -> int:
                 results["bare"].append(time.perf_counter() - started)
                 print(f"bare {results['bare'][-1] * 1000:7.0f} ms", flush=True)
             browser.close()
-    finally:
-        hub.stop()
-        shutil.rmtree(work, ignore_errors=True)
-        if ROOT:
-            users, groups = ts_accounts()
-            for user in users - before[0]:
-                subprocess.run(["userdel", "--remove", user], capture_output=True)
-            for group in groups - before[1]:
-                subprocess.run(["groupdel", group], capture_output=True)
 
     summary = {label: stats(values) for label, values in results.items()}
     print(f"\nclick -> widgets visible, isolate_users={ROOT}   (ms)")
@@ -230,14 +183,11 @@ def main() -> int:
     print(f"ratio p50 / bare p50: cold {ratios['cold']:.2f}, nav {ratios['nav']:.2f}")
     print(f"live kernels of the pupil's server after each page open: max {max(kernels_seen)}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
-            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        write_results(args.json, {
             "isolate_users": ROOT, "pages": len(pages), "rounds": args.rounds,
             "raw": results, "stats": summary, "ratio_p50": ratios,
             "live_kernels": kernels_seen,
-        }, indent=1))
+        })
     return 0
 
 

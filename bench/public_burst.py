@@ -28,7 +28,6 @@ import os
 import platform
 import re
 import secrets
-import shutil
 import statistics
 import sys
 import tempfile
@@ -41,14 +40,10 @@ import requests
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
-from hubharness import descendants, proxy_available  # noqa: E402
-from hubproc import TwinSpaceHub  # noqa: E402
+from browser import CHROMIUM, launch_chromium  # noqa: E402
+from hubharness import descendants  # noqa: E402
+from hubproc import ROOT, TwinSpaceHub, isolated_hub  # noqa: E402
 
-ROOT = os.geteuid() == 0
-USER_ENV = os.environ.get("TWINSPACE_USER_ENV", "/opt/twinspace/user")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 KERNEL_ID_RE = re.compile(r'"kernelId": "([0-9a-f-]{36})"')
 
 
@@ -97,14 +92,8 @@ def rss_mb(pids: list[int]) -> float:
 def seed(hub: TwinSpaceHub) -> dict:
     """A public space with one published page: web content, and a blog with one post."""
     tag = secrets.token_hex(3)
-    admin = {"Authorization": f"token {hub.tokens['twinspace-admin']}"}
     api = hub.api_base
-    name = f"burst{tag}"
-    requests.post(f"{api}users", headers=admin, timeout=60, json={
-        "name": name, "kind": "teacher", "display_name": "Bench Teacher",
-        "password": "bench-" + tag * 3}).raise_for_status()
-    hub.create_user(name)
-    teacher = {"Authorization": f"token {hub.token_for(name)}"}
+    teacher = hub.add_teacher(f"burst{tag}", "bench-" + tag * 3, display_name="Bench Teacher")
 
     def call(method, path, **kw):
         r = requests.request(method, api + path, headers=teacher, timeout=60, **kw)
@@ -211,7 +200,7 @@ def unpublish_times(hub: TwinSpaceHub, world: dict, trials: int = 3) -> list[flo
     page_id = world["page"]["id"]
     times = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             for _ in range(trials):
                 world["call"]("PATCH", f"pages/{page_id}", json={"published": True})
@@ -242,55 +231,43 @@ def main() -> None:
                         help="pages rendered at once (default: the public view's, the CPUs)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    if not proxy_available():
-        sys.exit("configurable-http-proxy (node) is not installed: run `make venv`")
-    if ROOT:
-        from twinspace_hub.userenv import build_user_env
-
-        build_user_env(USER_ENV)
-    data = Path(tempfile.mkdtemp(prefix="twinspace-burst-"))
-    hub = TwinSpaceHub(data, settings={
-        "isolate_users": ROOT, "user_env_prefix": USER_ENV,
-        "public_max_kernels": args.max_kernels, "public_pool_size": args.pool,
-    }, env={"TWINSPACE_PUBLIC_MAX_RENDERING": str(args.max_rendering)}
-        if args.max_rendering else None)
-    hub.start()
-    try:
-        hub.wait_for_service(120)
-        wait_for_public_view(hub)
-        world = seed(hub)
-        url = f"{hub.url}services/public/view?page={world['page']['id']}"
-        warm = requests.get(url, timeout=300)  # one unmeasured reader; then a full pool
-        warm.raise_for_status()
-        leave(hub, warm)
-        wait_for_kernels(hub, args.pool, 120)
-        time.sleep(2)  # let the refilled pool finish its preheating
-        pool_rss = rss_mb(public_kernels(hub))
-        began = time.monotonic()  # one reader alone, with a preheated kernel
-        alone = requests.get(url, timeout=300)
-        single = time.monotonic() - began
-        leave(hub, alone)
-        wait_for_kernels(hub, args.pool, 120)
-        time.sleep(2)
-        result = burst(hub, url, args.readers, args.within, args.read)
-        result["single_reader_preheated_s"] = round(single, 3)
-        result["kernels_after_last_reader"] = len(public_kernels(hub))
-        settled, waited = wait_for_kernels(hub, args.pool, 120)
-        result["kernels_settled"] = settled
-        result["settled_after_s"] = round(waited, 1)
-        result["pool_rss_mb_per_kernel"] = round(pool_rss / max(args.pool, 1), 1)
-        result["max_kernels"] = args.max_kernels
-        result["pool"] = args.pool
-        result["max_rendering"] = args.max_rendering or os.cpu_count()
-        print(json.dumps(result), flush=True)
-        if os.path.exists(CHROMIUM):
-            result["unpublish_to_gone_s"] = unpublish_times(hub, world)
-    finally:
-        log = Path(tempfile.gettempdir()) / "public_burst_hub.log"
-        log.write_text(hub.log)
-        print(f"hub log: {log}", file=sys.stderr)
-        hub.stop()
-        shutil.rmtree(data, ignore_errors=True)
+    settings = {"public_max_kernels": args.max_kernels, "public_pool_size": args.pool}
+    env = ({"TWINSPACE_PUBLIC_MAX_RENDERING": str(args.max_rendering)}
+           if args.max_rendering else None)
+    with isolated_hub("twinspace-burst-", settings=settings, env=env, missing=sys.exit) as hub:
+        try:
+            wait_for_public_view(hub)
+            world = seed(hub)
+            url = f"{hub.url}services/public/view?page={world['page']['id']}"
+            warm = requests.get(url, timeout=300)  # one unmeasured reader; then a full pool
+            warm.raise_for_status()
+            leave(hub, warm)
+            wait_for_kernels(hub, args.pool, 120)
+            time.sleep(2)  # let the refilled pool finish its preheating
+            pool_rss = rss_mb(public_kernels(hub))
+            began = time.monotonic()  # one reader alone, with a preheated kernel
+            alone = requests.get(url, timeout=300)
+            single = time.monotonic() - began
+            leave(hub, alone)
+            wait_for_kernels(hub, args.pool, 120)
+            time.sleep(2)
+            result = burst(hub, url, args.readers, args.within, args.read)
+            result["single_reader_preheated_s"] = round(single, 3)
+            result["kernels_after_last_reader"] = len(public_kernels(hub))
+            settled, waited = wait_for_kernels(hub, args.pool, 120)
+            result["kernels_settled"] = settled
+            result["settled_after_s"] = round(waited, 1)
+            result["pool_rss_mb_per_kernel"] = round(pool_rss / max(args.pool, 1), 1)
+            result["max_kernels"] = args.max_kernels
+            result["pool"] = args.pool
+            result["max_rendering"] = args.max_rendering or os.cpu_count()
+            print(json.dumps(result), flush=True)
+            if os.path.exists(CHROMIUM):
+                result["unpublish_to_gone_s"] = unpublish_times(hub, world)
+        finally:
+            log = Path(tempfile.gettempdir()) / "public_burst_hub.log"
+            log.write_text(hub.log)
+            print(f"hub log: {log}", file=sys.stderr)
     result["machine"] = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(), "python": platform.python_version(),

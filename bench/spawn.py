@@ -25,15 +25,8 @@ Performance is never asserted in tests: this script only reports numbers.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import grp
-import json
-import os
-import platform
-import pwd
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,11 +37,18 @@ import requests
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
-from hubharness import HARNESS_SCOPES, RealHub, proxy_available  # noqa: E402
-from hubproc import TwinSpaceHub, browser_login  # noqa: E402
+from hubharness import HARNESS_SCOPES, RealHub  # noqa: E402
+from hubproc import (  # noqa: E402
+    ROOT,
+    USER_ENV,
+    TwinSpaceHub,
+    browser_login,
+    isolated_hub,
+    remove_system_accounts,
+)
+from report import write_results  # noqa: E402
+from twinspace_hub.spawner import system_username  # noqa: E402
 
-ROOT = os.geteuid() == 0
-USER_ENV = os.environ.get("TWINSPACE_USER_ENV", "/opt/twinspace/user")
 UPLOAD_LIMIT_MB = 20.0
 READY_TIMEOUT = 180.0
 
@@ -105,12 +105,7 @@ def login_to_ready(hub: RealHub, name: str, password: str) -> tuple[float, float
 
 
 def twinspace_pupils(hub: TwinSpaceHub, count: int) -> list[tuple[str, str]]:
-    admin = {"Authorization": f"token {hub.tokens['twinspace-admin']}"}
-    requests.post(f"{hub.api_base}users", headers=admin, timeout=30, json={
-        "name": "benchfounder", "kind": "teacher", "password": "bench founder pw",
-    }).raise_for_status()
-    hub.create_user("benchfounder")
-    founder = hub.auth_headers("benchfounder")
+    founder = hub.add_teacher("benchfounder", "bench founder pw")
     requests.post(f"{hub.api_base}spaces", headers=founder, timeout=30,
                   json={"slug": "bench", "title": "Bench"}).raise_for_status()
     r = requests.post(f"{hub.api_base}spaces/bench/pupils", headers=founder, timeout=60,
@@ -128,65 +123,43 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def ts_accounts() -> tuple[set[str], set[str]]:
-    return (
-        {u.pw_name for u in pwd.getpwall() if u.pw_name.startswith("ts-")},
-        {g.gr_name for g in grp.getgrall() if g.gr_name.startswith("ts-")},
-    )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=5, help="measured users per hub (5)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
-    if not proxy_available():
-        sys.exit("configurable-http-proxy is missing: run `make venv` first")
-    if ROOT:
-        from twinspace_hub.userenv import build_user_env
-
-        build_user_env(USER_ENV)
-    before = ts_accounts() if ROOT else (set(), set())
-    work = Path(tempfile.mkdtemp(prefix="bench-spawn-"))
-    work.chmod(0o711)  # members' servers must reach the hubs' jupyter-config folders
-    ours = TwinSpaceHub(work / "twinspace", settings={
-        "isolate_users": ROOT, "user_env_prefix": USER_ENV, "upload_limit_mb": UPLOAD_LIMIT_MB,
-    })
-    bare = BareHub(work / "bare")
     results: dict[str, dict[str, list[float]]] = {
         "twinspace": {"login": [], "spawn": [], "total": []},
         "bare": {"login": [], "spawn": [], "total": []},
     }
-    try:
-        ours.start()
-        ours.wait_for_service(120)
-        bare.start()
-        pupils = twinspace_pupils(ours, args.users + 1)
-        bare_users = [(f"bench{i}", "any") for i in range(args.users + 1)]
-        # Warm-up (not measured): the members' env is read from disk once, on each hub.
-        login_to_ready(ours, *pupils[0])
-        login_to_ready(bare, *bare_users[0])
-        for i in range(1, args.users + 1):
-            for label, hub, (name, password) in (
-                ("twinspace", ours, pupils[i]),
-                ("bare", bare, bare_users[i]),
-            ):
-                login, spawn = login_to_ready(hub, name, password)
-                results[label]["login"].append(login)
-                results[label]["spawn"].append(spawn)
-                results[label]["total"].append(login + spawn)
-                print(f"{label:9} {name:12} login {login * 1000:7.0f} ms  "
-                      f"spawn->ready {spawn * 1000:7.0f} ms", flush=True)
-    finally:
-        for hub in (ours, bare):
-            hub.stop()
-        shutil.rmtree(work, ignore_errors=True)
-        if ROOT:
-            users, groups = ts_accounts()
-            for user in users - before[0]:
-                subprocess.run(["userdel", "--remove", user], capture_output=True)
-            for group in groups - before[1]:
-                subprocess.run(["groupdel", group], capture_output=True)
+    bare_users = [(f"bench{i}", "any") for i in range(args.users + 1)]
+    with isolated_hub("bench-spawn-", settings={"upload_limit_mb": UPLOAD_LIMIT_MB},
+                      missing=sys.exit) as ours:
+        work = Path(tempfile.mkdtemp(prefix="bench-spawn-bare-"))
+        work.chmod(0o711)  # members' servers must reach the hub's jupyter-config folder
+        bare = BareHub(work)
+        try:
+            bare.start()
+            pupils = twinspace_pupils(ours, args.users + 1)
+            # Warm-up (not measured): the members' env is read from disk once, on each hub.
+            login_to_ready(ours, *pupils[0])
+            login_to_ready(bare, *bare_users[0])
+            for i in range(1, args.users + 1):
+                for label, hub, (name, password) in (
+                    ("twinspace", ours, pupils[i]),
+                    ("bare", bare, bare_users[i]),
+                ):
+                    login, spawn = login_to_ready(hub, name, password)
+                    results[label]["login"].append(login)
+                    results[label]["spawn"].append(spawn)
+                    results[label]["total"].append(login + spawn)
+                    print(f"{label:9} {name:12} login {login * 1000:7.0f} ms  "
+                          f"spawn->ready {spawn * 1000:7.0f} ms", flush=True)
+        finally:
+            bare.stop()
+            shutil.rmtree(work, ignore_errors=True)
+            if ROOT:  # the bare hub's members' accounts (isolated_hub removes ours)
+                remove_system_accounts([system_username(name) for name, _ in bare_users], [])
 
     stats = {label: {k: summary(v) for k, v in parts.items()} for label, parts in results.items()}
     print(f"\nlogin -> server ready, {args.users} users each, isolate_users={ROOT}")
@@ -197,16 +170,13 @@ def main() -> int:
     ratio = stats["twinspace"]["total"]["median"] / stats["bare"]["total"]["median"]
     print(f"ratio twinspace / bare (median total): {ratio:.2f}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
-            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        write_results(args.json, {
             "users": args.users,
             "isolate_users": ROOT,
             "raw": results,
             "stats": stats,
             "ratio_total_median": ratio,
-        }, indent=1))
+        })
     return 0
 
 

@@ -2,20 +2,33 @@
 
 Unlike hubharness.RealHub's generated config, this runs the hub exactly as
 `twinspace demo` and production do: our authenticator, spawner, services and pages.
-A `harness` admin service is added so tests can use the hub's REST API.
+A `harness` admin service is added so tests can use the hub's REST API. `isolated_hub()`
+starts one in a data dir of its own and removes it, and its members' system accounts, after.
 """
 
 from __future__ import annotations
 
+import contextlib
+import grp
 import json
 import os
+import pwd
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import requests
-from hubharness import HARNESS_SCOPES, REPO_ROOT, RealHub, free_port
+from hubharness import HARNESS_SCOPES, REPO_ROOT, HubError, RealHub, free_port, proxy_available
+
+ROOT = os.geteuid() == 0
+USER_ENV = os.environ.get("TWINSPACE_USER_ENV", "/opt/twinspace/user")
+NO_PROXY = "configurable-http-proxy (node) is not installed: run `make venv`"
 
 
 class TwinSpaceHub(RealHub):
@@ -83,6 +96,16 @@ class TwinSpaceHub(RealHub):
     def api_base(self) -> str:
         return self.service_url("api/v1/")
 
+    def add_teacher(self, name: str, password: str, **fields: Any) -> dict[str, str]:
+        """A teacher account (service and hub) made as the `twinspace` command; their headers."""
+        admin = {"Authorization": f"token {self.tokens['twinspace-admin']}"}
+        r = requests.post(f"{self.api_base}users", headers=admin, timeout=60,
+                          json={"name": name, "kind": "teacher", "password": password, **fields})
+        if r.status_code != 201:
+            raise HubError(f"creating teacher {name} -> {r.status_code}: {r.text}")
+        self.create_user(name)
+        return self.auth_headers(name)
+
     def restart(self, timeout: float = 60.0) -> None:
         """Stop the hub process only (members' servers keep running) and start it again."""
         proc = self.proc
@@ -112,6 +135,113 @@ class TwinSpaceHub(RealHub):
             except (requests.RequestException, Exception):  # noqa: BLE001 - best effort
                 pass
         super().stop(remove)
+
+
+def hub_system_accounts(hub: TwinSpaceHub) -> tuple[list[str], list[str]]:
+    """The system users and role groups of this hub's members and spaces (existing or not).
+
+    Users: `ts-<name>` of every hub user (hub API); groups: one per role of every space
+    (the service, as the `twinspace` command). Never `ts-public`: hubs share it.
+    """
+    from twinspace_hub.spawner import system_username
+    from twinspace_public.account import PUBLIC_SYSTEM_USER
+
+    from twinspace_kernel.unix import ROLE_ABBREVIATIONS, unix_group
+
+    names: list[str] = []
+    while True:  # the hub's API pages its user list
+        batch = hub.api("GET", "users", params={"offset": len(names), "limit": 200}).json()
+        names += [user["name"] for user in batch]
+        if len(batch) < 200:
+            break
+    r = requests.get(f"{hub.api_base}spaces", params={"all": "1"}, timeout=60,
+                     headers={"Authorization": f"token {hub.tokens['twinspace-admin']}"})
+    r.raise_for_status()
+    users = sorted({system_username(name) for name in names} - {PUBLIC_SYSTEM_USER})
+    groups = sorted({unix_group(space["slug"], role)
+                     for space in r.json()["items"] for role in ROLE_ABBREVIATIONS})
+    return users, groups
+
+
+def remove_system_accounts(users: list[str], groups: list[str]) -> None:
+    """userdel/groupdel those of `users` and `groups` that exist; say which could not go."""
+    deadline = time.monotonic() + 60
+    for user in users:
+        if not _exists(pwd.getpwnam, user):
+            continue
+        while True:
+            done = subprocess.run(["userdel", "--remove", user], capture_output=True, text=True)
+            # 8: a process of theirs (a stopped server, its kernels) is still on its way out.
+            if done.returncode != 8 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if done.returncode not in (0, 12):  # 12: only its home could not be removed
+            print(f"could not remove the system user {user}: {done.stderr.strip()}",
+                  file=sys.stderr)
+    for group in groups:
+        if not _exists(grp.getgrnam, group):
+            continue
+        done = subprocess.run(["groupdel", group], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"could not remove the group {group}: {done.stderr.strip()}", file=sys.stderr)
+
+
+def _exists(lookup: Callable[[str], object], name: str) -> bool:
+    try:
+        lookup(name)
+    except KeyError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def isolated_hub(prefix: str, *, settings: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None,
+                 missing: Callable[[str], object] | None = None,
+                 **kwargs: Any) -> Iterator[TwinSpaceHub]:
+    """A started TwinSpace hub of its own whose service answers; gone again on exit.
+
+    As root it isolates members (isolate_users) from the members' env USER_ENV, brought up
+    to date first; `settings` add to or override that. Its data dir is a fresh
+    tempfile.mkdtemp(prefix) (not under pytest's 0700 tmp tree: members' servers and
+    `ts-public` must reach into it). On exit: the hub stops, its data dir goes, and so do
+    the system users and groups of ITS members and spaces that it made, only those (other
+    hubs may be running). No node proxy: `missing(message)` (e.g. pytest.skip, sys.exit),
+    else HubError.
+    """
+    if not proxy_available():
+        if missing is not None:
+            missing(NO_PROXY)
+        raise HubError(NO_PROXY)
+    settings = {"isolate_users": ROOT, "user_env_prefix": USER_ENV, **(settings or {})}
+    isolated = bool(settings["isolate_users"])
+    if isolated:
+        from twinspace_hub.userenv import build_user_env
+
+        # A stale env would run yesterday's client in the kernels and the public view.
+        build_user_env(settings["user_env_prefix"])
+    # Same-named accounts that exist already may be another hub's, still in use: they stay.
+    users_before = {u.pw_name for u in pwd.getpwall()}
+    groups_before = {g.gr_name for g in grp.getgrall()}
+    data = Path(tempfile.mkdtemp(prefix=prefix))
+    data.chmod(0o711)
+    hub = TwinSpaceHub(data, settings=settings, env=env, **kwargs)
+    try:
+        hub.start()
+        hub.wait_for_service(120)
+        yield hub
+    finally:
+        users: list[str] = []
+        groups: list[str] = []
+        if isolated and hub.running:
+            try:  # before stopping: the hub and the service list them
+                users, groups = hub_system_accounts(hub)
+            except (requests.RequestException, HubError, KeyError, ValueError) as e:
+                print(f"the system accounts of the hub in {data} stay: {e}", file=sys.stderr)
+        hub.stop()
+        shutil.rmtree(data, ignore_errors=True)
+        remove_system_accounts([u for u in users if u not in users_before],
+                               [g for g in groups if g not in groups_before])
 
 
 def browser_login(hub: RealHub, username: str, password: str) -> requests.Session:

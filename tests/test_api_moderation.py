@@ -339,3 +339,78 @@ def test_wall_post_on_a_pupils_wall_is_not_reportable_by_visitors(world):
                               expect=403)
     world.as_("pupil_admin").ok("POST", "reports",
                                 json={"object_type": "wall_post", "object_id": wall})
+
+
+def test_deleting_from_an_items_own_menu_is_logged_and_closes_its_reports(world):
+    """A moderator's Delete from a post's menu (not the queue) is logged and closes reports;
+    an author deleting their own item is not a moderator action."""
+    ta, pa, pupil = world.as_("teacher_admin"), world.as_("pupil_admin"), world.as_("pupil")
+    _app, post = blog_post(world, author="pupil", title="Rude post")
+    comment = pupil.ok("POST", f"posts/{post}/comments", json={"body": "Rude comment"})["id"]
+    forum = world.new_app("forum")
+    thread = pa.ok("POST", f"apps/{forum}/threads", json={"title": "Topic", "body": "Opening"})
+    reply = pupil.ok("POST", f"threads/{thread['id']}/replies", json={"body": "Rude"})["id"]
+    wiki_app = world.new_app("wiki")
+    wiki = pupil.ok("POST", f"apps/{wiki_app}/wiki", json={"title": "Rude", "text": "Page"})
+    docs = world.new_app("documents")
+    doc = pa.ok("POST", f"apps/{docs}/documents?filename=rude.txt", data=b"Rude.")["id"]
+    gallery = world.new_app("gallery")
+    album = pa.ok("POST", f"apps/{gallery}/albums", json={"title": "Trip"})["id"]
+    photo = pa.ok("POST", f"albums/{album}/photos?filename=p.png", data=png_bytes())["id"]
+    event = pa.ok("POST", f"spaces/{world.slug}/events",
+                  json={"kind": "deadline", "title": "Rude", "starts_at": "2031-05-02"})["id"]
+    wall = pupil.ok("POST", f"spaces/{world.slug}/members/{world.as_('teacher').name}/wall",
+                    json={"body": "Rude wall"})["id"]
+    own = ta.ok("POST", f"apps/{_app}/posts", json={"title": "Mine", "body": "Mine"})["id"]
+    items = [("comment", comment, f"comments/{comment}"),
+             ("forum_reply", reply, f"replies/{reply}"),
+             ("forum_thread", thread["id"], f"threads/{thread['id']}"),
+             ("wiki_page", wiki["id"], f"wiki/{wiki['id']}"),
+             ("document", doc, f"documents/{doc}"),
+             ("photo", photo, f"photos/{photo}"),
+             ("event", event, f"events/{event}"),
+             ("wall_post", wall, f"wall-posts/{wall}"),
+             ("blog_post", post, f"posts/{post}")]
+    for object_type, object_id, _url in items:
+        world.as_("teacher").ok("POST", "reports",
+                                json={"object_type": object_type, "object_id": object_id})
+    for _type, _id, url in [*items, ("blog_post", own, f"posts/{own}")]:
+        ta.delete(url, expect=204)
+    # Every open report is closed, by the teacher administrator.
+    assert ta.ok("GET", f"spaces/{world.slug}/reports")["items"] == []
+    resolved = ta.ok("GET", f"spaces/{world.slug}/reports?status=resolved&limit=100")["items"]
+    assert {r["resolved_by"]["name"] for r in resolved} == {ta.name}
+    # Each deletion of someone else's item is in the log, oldest last; their own is not.
+    log = ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"]
+    assert [(e["action"], e["object_type"], e["object_id"], e["moderator"]["name"])
+            for e in reversed(log)] == [("delete", t, i, ta.name) for t, i, _u in items]
+    # An author deleting their own item writes nothing to the log.
+    mine = pupil.ok("POST", f"posts/{_own_post(world, pupil)}/comments",
+                    json={"body": "Oops"})["id"]
+    pupil.delete(f"comments/{mine}", expect=204)
+    assert len(ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"]) == len(log)
+
+
+def _own_post(world, caller) -> int:
+    app = world.new_app("blog")
+    return caller.ok("POST", f"apps/{app}/posts", json={"title": "T", "body": "B"})["id"]
+
+
+def test_deleting_an_album_or_folder_logs_the_items_that_went_with_it(world):
+    ta, pa = world.as_("teacher_admin"), world.as_("pupil_admin")
+    gallery = world.new_app("gallery")
+    album = pa.ok("POST", f"apps/{gallery}/albums", json={"title": "Trip"})["id"]
+    photo = pa.ok("POST", f"albums/{album}/photos?filename=p.png", data=png_bytes())["id"]
+    docs = world.new_app("documents")
+    folder = pa.ok("POST", f"apps/{docs}/folders", json={"name": "Notes"})["id"]
+    doc = pa.ok("POST", f"apps/{docs}/documents?filename=n.txt&folder={folder}",
+                data=b"Notes")["id"]
+    for object_type, object_id in (("photo", photo), ("document", doc)):
+        world.as_("pupil").ok("POST", "reports",
+                              json={"object_type": object_type, "object_id": object_id})
+    ta.delete(f"albums/{album}", expect=204)
+    ta.delete(f"folders/{folder}", expect=204)
+    assert ta.ok("GET", f"spaces/{world.slug}/reports")["items"] == []
+    log = ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"]
+    assert [(e["action"], e["object_type"], e["object_id"]) for e in log] == [
+        ("delete", "document", doc), ("delete", "photo", photo)]

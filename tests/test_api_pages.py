@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from utils import ROLES
 
+from twinspace_kernel import rights
+
 # Creating a page: who may manage pages in each section.
 CREATE = {
     "activities": {"teacher_admin": 201, "teacher": 201, "pupil_admin": 201, "pupil": 403,
@@ -59,6 +61,19 @@ def test_view_page_and_list(world, role, section):
     if VIEW[section][role] == 403 and role not in ("outsider", "public"):
         titles = [p["title"] for p in caller.ok("GET", f"spaces/{world.slug}/pages")["items"]]
         assert "Hidden gem" not in titles
+
+
+def test_all_pages_come_in_the_top_bars_order(world):
+    """Home first, then Project Activities, Teachers' Room, ..., each section in its order."""
+    world.add_page("teachers_room", "Planning")
+    world.add_page("activities", "Second")
+    world.add_page("activities", "Third")
+    items = world.as_("teacher_admin").ok("GET", f"spaces/{world.slug}/pages")["items"]
+    sections = [p["section"] for p in items]
+    assert sections == sorted(sections, key=rights.SECTIONS.index)
+    assert sections[0] == "home"
+    activities = [p["title"] for p in items if p["section"] == "activities"]
+    assert activities[-2:] == ["Second", "Third"]
 
 
 MANAGE_ACTIVITIES = {

@@ -13,7 +13,7 @@ def test_founder_becomes_teacher_admin_with_home_and_chat(site):
     assert space["role"] == "teacher_admin"
     assert space["sections"] == ["home", "activities", "teachers_room", "pupils_corner", "chat"]
     pages = founder.ok("GET", f"spaces/{slug}/pages")["items"]
-    assert [(p["section"], p["title"]) for p in pages] == [("chat", "Chat"), ("home", "Home")]
+    assert [(p["section"], p["title"]) for p in pages] == [("home", "Home"), ("chat", "Chat")]
     home = founder.ok("GET", f"pages/{[p for p in pages if p['section'] == 'home'][0]['id']}")
     assert [a["kind"] for a in home["apps"]] == ["members", "mailbox", "calendar", "blog",
                                                 "activity"]
@@ -282,3 +282,46 @@ def test_members_choose_their_language(world, site):
     # The hub reads it with the groups, and gives it to the member's server.
     trusted = Caller(site.api_base, site.hub.service_token, "hub")
     assert trusted.ok("GET", f"auth/users/{pupil.name}")["locale"] == "fr"
+
+
+def test_visitors_and_the_public_see_pupils_by_first_name_only(world, site):
+    """F31: a pupil's full name never reaches a visitor (first name) or the public."""
+    ta = world.as_("teacher_admin")
+    pupil = site.account("pupil", display_name="Ana Lopez Garcia")
+    site.admin.ok("PUT", f"spaces/{world.slug}/members/{pupil.name}", json={"role": "pupil"})
+    ta.ok("PATCH", f"spaces/{world.slug}/members/{pupil.name}", json={"role": "pupil_admin"})
+    ta.ok("PATCH", f"spaces/{world.slug}", json={"public": True})
+    blog = world.new_app("blog")
+    for page in ta.ok("GET", f"spaces/{world.slug}/pages?section=activities")["items"]:
+        ta.ok("PATCH", f"pages/{page['id']}", json={"published": True})
+    post = pupil.ok("POST", f"apps/{blog}/posts", json={"title": "Our trip", "body": "Fun"})
+    pupil.ok("POST", f"posts/{post['id']}/comments", json={"body": "Nice"})
+    room = pupil.ok("GET", f"spaces/{world.slug}/rooms")["items"][0]["id"]
+    pupil.ok("POST", f"rooms/{room}/messages", json={"body": "Hello"})
+
+    def names_seen(role: str) -> list[str]:
+        caller = world.as_(role)
+        members = caller.get(f"spaces/{world.slug}/members")
+        found = [m["display_name"] for m in
+                 (members.json()["items"] if members.status_code == 200 else [])
+                 if m["kind"] == "pupil"]
+        found += [e["actor"]["display_name"] for e in
+                  caller.ok("GET", f"spaces/{world.slug}/activity?limit=100")["items"]
+                  if e["actor"] and e["actor"]["kind"] == "pupil"]
+        found += [e["summary"] for e in
+                  caller.ok("GET", f"spaces/{world.slug}/activity?limit=100")["items"]
+                  if e["verb"].startswith("member.")]
+        found += [p["author"]["display_name"] for p in
+                  caller.ok("GET", f"apps/{blog}/posts")["items"]]
+        found += [c["author"]["display_name"] for c in
+                  caller.ok("GET", f"posts/{post['id']}/comments")["items"]]
+        if role != "public":
+            found += [m["author"]["display_name"] for m in
+                      caller.ok("GET", f"rooms/{room}/messages")["items"]]
+        return found
+
+    visitor = names_seen("visitor")
+    assert "Ana" in visitor and not any("Lopez" in n for n in visitor), visitor
+    public = names_seen("public")
+    assert not any("Ana" in n or "Lopez" in n for n in public), public
+    assert "Ana Lopez Garcia" in names_seen("teacher")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from utils import wait_until
+from utils import World, unique, wait_until
 
+from twinspace_kernel import i18n
 from twinspace_kernel.apps import show
 from twinspace_kernel.apps.activity import LatestActivities, sentence
 
@@ -94,3 +95,27 @@ def test_verbs_read_as_sentences():
     assert sentence("wiki.edit") == "edited the wiki page"
     assert sentence("document.upload") == "uploaded a document"
     assert sentence("brand.new") == "made a change (brand.new)"
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_founder_is_named_and_app_kinds_are_translated(site, feeds, language):
+    """A space founded for a teacher (the `twinspace` command, a hub administrator) names
+    the founder, never "Former member"; an added application's kind reads as people say it."""
+    founder = site.account("teacher", display_name="Marie Curie")
+    slug = unique("founded")
+    site.admin.ok("POST", "spaces", json={"slug": slug, "title": "Rivers",
+                                          "founder": founder.name})
+    world = World(site, slug, {"teacher_admin": founder})
+    world.add_app(world.page_id("home"), "web_content", title="Welcome", section="home")
+    i18n.set_language(language)
+    try:
+        feed = feeds(world, "teacher_admin")
+        events = feed.shown_events()
+    finally:
+        i18n.set_language("en")
+    created = [e for e in events if e["text"] == i18n.translations(language).gettext(
+        "created the TwinSpace")]
+    assert [e["actor"] for e in created] == ["Marie Curie"]
+    kind = {"en": "Web content", "fr": "Contenu web", "de": "Webinhalt"}[language]
+    assert events[0]["summary"] == f"Welcome ({kind})"
+    assert "web_content" not in feed.feed.value and "Former member" not in feed.feed.value

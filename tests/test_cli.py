@@ -222,6 +222,32 @@ def test_no_hub_or_no_data(tw, tmp_path, capsys):
     assert code == 1 and "No hub data at" in err and "Traceback" not in err
 
 
+def test_without_data_dir_the_demo_data_here_is_used(hub, tw, tmp_path, capsys, monkeypatch):
+    slug = add_space(tw, add_teacher(tw))
+    # Where `make demo` ran: its data in ./demo-data, nothing in ./twinspace-data.
+    (tmp_path / "demo-data").symlink_to(hub.data_dir, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TWINSPACE_DATA_DIR", raising=False)
+    api = f"http://127.0.0.1:{hub.service_port}/services/twinspace/api/v1/"
+    code = main(["space", "list", "--api-url", api])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert slug in out
+    assert f"Using the demo's hub data in {tmp_path / 'demo-data'}" in err
+
+
+def test_without_data_dir_and_no_demo_the_error_says_what_to_type(tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TWINSPACE_DATA_DIR", raising=False)
+    code = main(["space", "list"])
+    _, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err
+    assert f"No hub data at {tmp_path / 'twinspace-data'}" in err
+    assert "`twinspace space list --data-dir DIR`" in err
+    assert "`TWINSPACE_DATA_DIR=DIR twinspace space list`" in err
+
+
 def test_hub_not_running(hub, capsys):
     url = f"http://127.0.0.1:{free_port()}/services/twinspace/api/v1/"
     code = main(["space", "list", "--data-dir", str(hub.data_dir), "--api-url", url])
@@ -232,7 +258,7 @@ def test_hub_not_running(hub, capsys):
 # --- twinspace demo -------------------------------------------------------------------------
 
 
-def test_demo_starts_seeds_once_and_stops_cleanly(tmp_path):
+def test_demo_starts_seeds_once_and_stops_cleanly(tmp_path, capsys):
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "TWINSPACE_"))},
@@ -316,9 +342,20 @@ def test_demo_starts_seeds_once_and_stops_cleanly(tmp_path):
         r = pupil.post(f"{hub.url}hub/api/users/{name}/server",
                        headers={"X-XSRFToken": pupil.cookies.get("_xsrf")}, timeout=60)
         assert r.status_code in (201, 202), r.text
-        server_pid = wait_for_server_pid(pupil, hub.url, name)
+        server_pid = wait_for_server_pid(pupil, hub.url, name, env["TWINSPACE_HUB_PORT"])
+        # `twinspace space list` typed where the demo runs finds it: its data and its API
+        # (on other ports than the default here), no option needed.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(tmp_path)
+            for key in ("TWINSPACE_DATA_DIR", "TWINSPACE_SERVICE_PORT"):
+                patch.delenv(key, raising=False)
+            code = main(["space", "list"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert "water-around-us" in out and "Using the demo's hub data" in err
     finally:
         stop(proc)
+    assert not (data / "demo-running.json").exists()  # a stopped demo is not found
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/hub/login", timeout=5)
     # Stopping the demo stops the members' servers too (a plain hub restart keeps them).
@@ -333,15 +370,21 @@ def test_demo_starts_seeds_once_and_stops_cleanly(tmp_path):
         stop(proc)
 
 
-def wait_for_server_pid(session: requests.Session, hub_url: str, name: str) -> int:
-    """The pid of `name`'s running server, once the hub says it is ready."""
+def wait_for_server_pid(session: requests.Session, hub_url: str, name: str,
+                        hub_port: str) -> int:
+    """The pid of `name`'s running server, once the hub says it is ready.
+
+    Matched by user AND hub: another demo on this machine has the same pupils' names.
+    """
+    marks = (f"JUPYTERHUB_USER={name}\0".encode(),
+             f"JUPYTERHUB_API_URL=http://127.0.0.1:{hub_port}/".encode())
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         user = session.get(f"{hub_url}hub/api/users/{name}", timeout=30).json()
         server = user.get("servers", {}).get("")
         if server and server.get("ready"):
             pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                    and name.encode() in _environ(p)]
+                    and all(mark in _environ(p) for mark in marks)]
             assert pids, "the server is ready but no process carries its user name"
             return pids[0]
         time.sleep(0.5)

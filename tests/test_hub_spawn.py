@@ -14,17 +14,14 @@ import json
 import os
 import pwd
 import secrets
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
-from hubharness import ACCESS_SCOPE, proxy_available
-from hubproc import TwinSpaceHub, browser_login
+from hubharness import ACCESS_SCOPE
+from hubproc import ROOT, USER_ENV, TwinSpaceHub, browser_login, isolated_hub
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 from twinspace_hub.spawner import (
@@ -37,8 +34,6 @@ from twinspace_hub.spawner import (
     write_server_config,
 )
 
-ROOT = os.geteuid() == 0
-USER_ENV = os.environ.get("TWINSPACE_USER_ENV", "/opt/twinspace/user")
 UPLOAD_LIMIT_MB = 12.0  # > 10 MiB, Tornado's default websocket message limit
 SPAWN_TIMEOUT = 180
 needs_root = pytest.mark.skipif(not ROOT, reason="system users need root")
@@ -110,46 +105,11 @@ def test_missing_members_env_says_how_to_build_it(tmp_path):
 # --- the real hub ----------------------------------------------------------------------------
 
 
-def _ts_accounts() -> tuple[set[str], set[str]]:
-    users = {u.pw_name for u in pwd.getpwall() if u.pw_name.startswith("ts-")}
-    groups = {g.gr_name for g in grp.getgrall() if g.gr_name.startswith("ts-")}
-    return users, groups
-
-
 @pytest.fixture(scope="module")
 def ts_hub():
-    if not proxy_available():
-        pytest.skip("configurable-http-proxy (node) is not installed: run `make venv`")
-    if ROOT:
-        from twinspace_hub.userenv import build_user_env
-
-        # A stale env would run yesterday's client in the kernels: bring it up to date.
-        build_user_env(USER_ENV)
-    before = _ts_accounts() if ROOT else (set(), set())
-    # Not under pytest's 0700 tmp tree: members' servers must reach <data>/jupyter-config.
-    data = Path(tempfile.mkdtemp(prefix="twinspace-spawn-"))
-    hub = TwinSpaceHub(
-        data,
-        settings={
-            "isolate_users": ROOT,
-            "user_env_prefix": USER_ENV,
-            "upload_limit_mb": UPLOAD_LIMIT_MB,
-        },
-    )
-    hub.start()
-    try:
-        hub.wait_for_service(120)
+    with isolated_hub("twinspace-spawn-", settings={"upload_limit_mb": UPLOAD_LIMIT_MB},
+                      missing=pytest.skip) as hub:
         yield hub
-    finally:
-        hub.stop()
-        shutil.rmtree(data, ignore_errors=True)
-        if ROOT:
-            # Leave the machine's accounts as they were.
-            users, groups = _ts_accounts()
-            for user in users - before[0]:
-                subprocess.run(["userdel", "--remove", user], capture_output=True)
-            for group in groups - before[1]:
-                subprocess.run(["groupdel", group], capture_output=True)
 
 
 def hub_xsrf(session: requests.Session) -> str:
@@ -412,17 +372,9 @@ def test_role_change_moves_the_system_user_to_the_new_group(ts_hub, founder):
 @pytest.fixture(scope="module")
 def dev_hub():
     """A hub in development mode (isolate_users off), even when it runs as root."""
-    if not proxy_available():
-        pytest.skip("configurable-http-proxy (node) is not installed: run `make venv`")
-    data = Path(tempfile.mkdtemp(prefix="twinspace-dev-"))
-    hub = TwinSpaceHub(data, settings={"isolate_users": False})
-    hub.start()
-    try:
-        hub.wait_for_service(120)
+    with isolated_hub("twinspace-dev-", settings={"isolate_users": False},
+                      missing=pytest.skip) as hub:
         yield hub
-    finally:
-        hub.stop()
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_development_mode_runs_everyone_as_the_hub_user_and_says_so(dev_hub):

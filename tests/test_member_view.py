@@ -8,33 +8,20 @@ the browser checks drive Debian's Chromium through Playwright.
 
 from __future__ import annotations
 
-import grp
 import json
 import os
-import pwd
 import re
 import secrets
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import nbformat
 import pytest
 import requests
-from hubharness import proxy_available
-from hubproc import TwinSpaceHub, browser_login
+from browser import CHROMIUM, launch_chromium
+from hubproc import TwinSpaceHub, browser_login, isolated_hub
 from twinspace_hub.spawner import KERNEL_CULLING, write_server_config
 
-ROOT = os.geteuid() == 0
-USER_ENV = os.environ.get("TWINSPACE_USER_ENV", "/opt/twinspace/user")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 SPAWN_TIMEOUT = 180
 # What a page open may take on a busy test machine (a server start, a kernel start).
 BROWSER_WAIT_MS = 150_000
@@ -44,12 +31,6 @@ pytestmark = [pytest.mark.hub, pytest.mark.timeout(900)]
 
 
 # --- the hub and its people ----------------------------------------------------------------
-
-
-def _ts_accounts() -> tuple[set[str], set[str]]:
-    users = {u.pw_name for u in pwd.getpwall() if u.pw_name.startswith("ts-")}
-    groups = {g.gr_name for g in grp.getgrall() if g.gr_name.startswith("ts-")}
-    return users, groups
 
 
 class World:
@@ -96,29 +77,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world():
-    if not proxy_available():
-        pytest.skip("configurable-http-proxy (node) is not installed: run `make venv`")
-    if ROOT:
-        from twinspace_hub.userenv import build_user_env
-
-        build_user_env(USER_ENV)
-    before = _ts_accounts() if ROOT else (set(), set())
-    # Not under pytest's 0700 tmp tree: members' servers must reach <data>/jupyter-config.
-    data = Path(tempfile.mkdtemp(prefix="twinspace-view-"))
-    hub = TwinSpaceHub(data, settings={"isolate_users": ROOT, "user_env_prefix": USER_ENV})
-    hub.start()
-    try:
-        hub.wait_for_service(120)
+    with isolated_hub("twinspace-view-", missing=pytest.skip) as hub:
         yield World(hub)
-    finally:
-        hub.stop()
-        shutil.rmtree(data, ignore_errors=True)
-        if ROOT:
-            users, groups = _ts_accounts()
-            for user in users - before[0]:
-                subprocess.run(["userdel", "--remove", user], capture_output=True)
-            for group in groups - before[1]:
-                subprocess.run(["groupdel", group], capture_output=True)
 
 
 def log_in(world: World, name: str, password: str) -> tuple[requests.Session, requests.Response]:
@@ -271,7 +231,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

@@ -9,15 +9,10 @@ drafts, the Teachers' Room, another space, a pupil's surname or a cell's source.
 
 from __future__ import annotations
 
-import grp
 import http.client
 import os
-import pwd
 import re
 import secrets
-import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,14 +20,9 @@ from urllib.parse import urlsplit
 import nbformat
 import pytest
 import requests
-from hubharness import proxy_available
-from hubproc import TwinSpaceHub
+from browser import CHROMIUM, launch_chromium
+from hubproc import ROOT, isolated_hub
 
-ROOT = os.geteuid() == 0
-USER_ENV = os.environ.get("TWINSPACE_USER_ENV", "/opt/twinspace/user")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 MAX_KERNELS = 2
 TAG = secrets.token_hex(3)
 MARKER = f"SOURCE-MARKER-{TAG}"  # in a teacher's code cell: its source must never show
@@ -42,44 +32,13 @@ KERNEL_ID_RE = re.compile(r'"kernelId": "([0-9a-f-]{36})"')
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(900)]
 
 
-def _ts_accounts() -> tuple[set[str], set[str]]:
-    users = {u.pw_name for u in pwd.getpwall() if u.pw_name.startswith("ts-")}
-    groups = {g.gr_name for g in grp.getgrall() if g.gr_name.startswith("ts-")}
-    return users, groups
-
-
 @pytest.fixture(scope="module")
 def hub():
-    if not proxy_available():
-        pytest.skip("configurable-http-proxy (node) is not installed: run `make venv`")
-    if ROOT:
-        from twinspace_hub.userenv import build_user_env
-
-        # The public view runs from the members' environment: bring it up to date.
-        build_user_env(USER_ENV)
-    before = _ts_accounts() if ROOT else (set(), set())
-    # Not under pytest's 0700 tmp tree: ts-public must reach <data>/public.
-    data = Path(tempfile.mkdtemp(prefix="twinspace-public-"))
-    real = TwinSpaceHub(data, settings={
-        "isolate_users": ROOT,
-        "user_env_prefix": USER_ENV,
-        "public_max_kernels": MAX_KERNELS,
-        "public_pool_size": 1,
-    }, env={"TWINSPACE_PUBLIC_RECHECK_SECONDS": "1"})
-    real.start()
-    try:
-        real.wait_for_service(120)
+    settings = {"public_max_kernels": MAX_KERNELS, "public_pool_size": 1}
+    with isolated_hub("twinspace-public-", settings=settings, missing=pytest.skip,
+                      env={"TWINSPACE_PUBLIC_RECHECK_SECONDS": "1"}) as real:
         wait_for_public_view(real)
         yield real
-    finally:
-        real.stop()
-        shutil.rmtree(data, ignore_errors=True)
-        if ROOT:
-            users, groups = _ts_accounts()
-            for user in users - before[0]:
-                subprocess.run(["userdel", "--remove", user], capture_output=True)
-            for group in groups - before[1]:
-                subprocess.run(["groupdel", group], capture_output=True)
 
 
 def wait_for_public_view(hub, timeout: float = 120) -> None:
@@ -357,7 +316,7 @@ def test_reader_sees_a_published_page_and_loses_it_when_unpublished(hub, world):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.goto(public_url(hub), wait_until="domcontentloaded")

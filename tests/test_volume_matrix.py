@@ -10,28 +10,21 @@ on the volume's files: the expected result of every call is computed from rights
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
-import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import requests
-from hubharness import proxy_available
-from hubproc import TwinSpaceHub
-from test_hub_spawn import USER_ENV, Browser, cookie
-from twinspace_hub.spawner import system_username
+from hubproc import ROOT, TwinSpaceHub, isolated_hub
+from test_hub_spawn import Browser, cookie
 from utils import wait_until
 
 from twinspace_kernel import rights
-from twinspace_kernel.unix import ROLE_ABBREVIATIONS, unix_group
+from twinspace_kernel.unix import ROLE_ABBREVIATIONS
 from twinspace_kernel.volume import ROOT_FOLDER, SECTION_FOLDERS
 
-ROOT = os.geteuid() == 0
 PASSWORD = "volume matrix pw"
 SPACE_TITLE = "Volume matrix"
 UPLOAD_LIMIT_MB = 1.0
@@ -92,19 +85,9 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def setup():
-    if not proxy_available():
-        pytest.skip("configurable-http-proxy (node) is not installed: run `make venv`")
-    from twinspace_hub.userenv import build_user_env
-
-    build_user_env(USER_ENV)
-    tag = secrets.token_hex(3)
-    data = Path(tempfile.mkdtemp(prefix="twinspace-volume-"))
-    hub = TwinSpaceHub(data, settings={"isolate_users": True, "user_env_prefix": USER_ENV,
-                                       "upload_limit_mb": UPLOAD_LIMIT_MB})
-    hub.start()
-    try:
-        hub.wait_for_service(120)
-        world = Setup(hub, tag)
+    with isolated_hub("twinspace-volume-", settings={"upload_limit_mb": UPLOAD_LIMIT_MB},
+                      missing=pytest.skip) as hub:
+        world = Setup(hub, secrets.token_hex(3))
         # A page in every section that has none yet (Home and Chat come with the space).
         for section in ("activities", "teachers_room", "pupils_corner"):
             world.service("POST", f"spaces/{world.slug}/pages",
@@ -122,14 +105,6 @@ def setup():
         with ThreadPoolExecutor(len(world.browsers)) as pool:
             list(pool.map(Browser.start_server, world.browsers.values()))
         yield world
-    finally:
-        hub.stop()
-        shutil.rmtree(data, ignore_errors=True)
-        # Only this module's accounts: other tests may be running hubs of their own.
-        for name in member_names(tag).values():
-            subprocess.run(["userdel", "--remove", system_username(name)], capture_output=True)
-        for role in rights.MEMBER_ROLES:
-            subprocess.run(["groupdel", unix_group(space_slug(tag), role)], capture_output=True)
 
 
 def contents_url(browser: Browser, *parts: str) -> str:

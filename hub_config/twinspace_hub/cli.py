@@ -44,12 +44,17 @@ class TwinSpaceCommand(Application):
 
     data_dir = Unicode(
         config=True,
-        help="The hub's data directory ($TWINSPACE_DATA_DIR, default ./twinspace-data).",
+        help="The hub's data directory ($TWINSPACE_DATA_DIR, default ./twinspace-data; "
+        "when neither exists, a demo's ./demo-data or the running `make demo`'s).",
     )
 
     @default("data_dir")
     def _default_data_dir(self):
-        return os.environ.get("TWINSPACE_DATA_DIR", str(Path.cwd() / "twinspace-data"))
+        if "TWINSPACE_DATA_DIR" in os.environ:
+            return os.environ["TWINSPACE_DATA_DIR"]
+        # Nobody said where: admin_token() may find a demo's data instead.
+        self._data_dir_implicit = True
+        return str(Path.cwd() / "twinspace-data")
 
     api_url = Unicode(
         config=True,
@@ -61,7 +66,12 @@ class TwinSpaceCommand(Application):
 
     @default("api_url")
     def _default_api_url(self):
+        if self._demo_api_url:
+            return self._demo_api_url
         return f"http://127.0.0.1:{_env_service_port()}/services/{SERVICE_NAME}/api/v1/"
+
+    _data_dir_implicit = False
+    _demo_api_url = ""
 
     aliases = {
         "data-dir": "TwinSpaceCommand.data_dir",
@@ -80,12 +90,17 @@ class TwinSpaceCommand(Application):
 
     def admin_token(self) -> str:
         path = Path(self.data_dir) / "hub" / "secrets.json"
+        if not path.exists() and self._data_dir_implicit:
+            self.use_demo_data()
+            path = Path(self.data_dir) / "hub" / "secrets.json"
         try:
             return json.loads(path.read_text())[ADMIN_SERVICE]
         except FileNotFoundError:
             raise CommandError(
                 f"No hub data at {self.data_dir} (missing {path}). Start the hub first, or "
-                "give its data directory with --data-dir or $TWINSPACE_DATA_DIR."
+                f"say where its data is: `{self.usage()} --data-dir DIR` or "
+                f"`TWINSPACE_DATA_DIR=DIR {self.usage()}` (`make demo` keeps its data in "
+                "./demo-data)."
             ) from None
         except PermissionError:
             raise CommandError(
@@ -94,8 +109,25 @@ class TwinSpaceCommand(Application):
         except (ValueError, KeyError):
             raise CommandError(f"{path} has no {ADMIN_SERVICE} token: restart the hub.") from None
 
+    def use_demo_data(self) -> None:
+        """No data where nobody said: take a demo's (./demo-data, or `make demo`'s running one)."""
+        here = Path.cwd() / "demo-data"
+        for candidate in (here, REPO_ROOT / "demo-data"):
+            if not (candidate / "hub" / "secrets.json").exists():
+                continue
+            record = running_demo(candidate)
+            if record is None and candidate != here:
+                continue  # the repository's demo data only while that demo runs
+            self.data_dir = str(candidate)
+            # Its API address (the demo may run on other ports), unless --api-url said.
+            self._demo_api_url = (record or {}).get("api_url", "")
+            self.err(f"Using the demo's hub data in {candidate} (nothing in "
+                     f"{Path.cwd() / 'twinspace-data'}; --data-dir DIR chooses another).")
+            return
+
     def client(self) -> TwinSpaceClient:
-        return TwinSpaceClient(self.api_url, self.admin_token(), retry_seconds=2.0)
+        token = self.admin_token()  # first: it may find a demo and its API address
+        return TwinSpaceClient(self.api_url, token, retry_seconds=2.0)
 
     def positional(self, *names: str) -> list[str]:
         if len(self.extra_args) != len(names):
@@ -447,6 +479,19 @@ DEMO_PUPILS = {
 }
 
 
+DEMO_RECORD = "demo-running.json"  # in the demo's data dir while it runs
+
+
+def running_demo(data: Path) -> dict | None:
+    """The record of the demo running on `data` ({"pid", "api_url", "url"}), if it runs."""
+    try:
+        record = json.loads((data / DEMO_RECORD).read_text())
+        os.kill(int(record["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return record
+
+
 class DemoApp(TwinSpaceCommand):
     name = "twinspace-demo"
     description = """Start a demo hub: the first time, it creates a data directory with two
@@ -496,6 +541,10 @@ class DemoApp(TwinSpaceCommand):
             self.wait_for(f"http://127.0.0.1:{self.port}/hub/api/")
             hub_api = self.hub_api = f"http://127.0.0.1:{settings.hub_port}/hub/api/"
             logins = self.seed(data, hub_api)
+            # So that `twinspace space list` etc. find this demo without --data-dir.
+            (data / DEMO_RECORD).write_text(json.dumps({
+                "pid": os.getpid(), "api_url": self.api_url,
+                "url": env["TWINSPACE_PUBLIC_URL"] + "/"}) + "\n")
             self.out("")
             self.out(f"TwinSpace demo running at {env['TWINSPACE_PUBLIC_URL']}/ "
                      f"(data in {data}, log in {data / 'hub.log'})")
@@ -508,6 +557,7 @@ class DemoApp(TwinSpaceCommand):
         except KeyboardInterrupt:
             self.err("Stopping the demo hub…")
         finally:
+            (data / DEMO_RECORD).unlink(missing_ok=True)
             self.stop_hub()
 
     def start_hub(self, data: Path, env: dict) -> None:

@@ -8,6 +8,10 @@ authenticator's service token; the API checks and uses up the link.
 After a successful form the person is logged in at once through the normal login path
 (`login_user` with the password they just chose: the authenticator checks it with the
 service, which records the attempt and answers the groups), then sent on to the hub.
+
+The token stays out of every address after the link's own: the form posts it in its
+body to the bare page path, the redirects after it never carry the query on, and the
+pages send no Referer (their address holds the token).
 """
 
 from __future__ import annotations
@@ -34,8 +38,19 @@ class LinkPage(BaseHandler):
     form_title = ""
     problem_title = ""
 
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        # This page's address holds a secret: links and resources must not send it on.
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Cache-Control", "no-store")
+
     def token(self) -> str:
         return self.get_argument("token", "", strip=True)
+
+    def append_query_parameters(self, url, exclude=None):
+        # JupyterHub carries the request's query on to the next URL (/hub/spawn,
+        # then spawn-pending): never the one-time token.
+        return super().append_query_parameters(url, [*(exclude or ["next"]), "token"])
 
     async def call_service(self, method: str, path: str, body: dict | None = None):
         """(status, JSON) from the TwinSpace API; a 503 page when it does not answer."""
@@ -83,7 +98,7 @@ class LinkPage(BaseHandler):
             self.template,
             page_title=self.form_title,
             token=token,
-            action=url_concat(self.request.path, {"token": token}),
+            action=self.request.path,  # the token goes in the body, not the address
             error=error,
             values=values or {},
             **self.form_namespace(details),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import ipywidgets as widgets
@@ -83,6 +84,34 @@ SECTIONS = {
     "pupils_corner": N_("Pupils' Corner"),
     "chat": N_("Chat"),
 }
+
+
+# Application kinds as "app.add" summaries end them, "<title> (<kind>)" -> translated name.
+APP_KINDS = {
+    "blog": N_("Blog"),
+    "forum": N_("Forum"),
+    "wiki": N_("Wiki"),
+    "documents": N_("Document library"),
+    "gallery": N_("Image gallery"),
+    "web_content": N_("Web content"),
+    "calendar": N_("Calendar"),
+    "chat": N_("Chat"),
+    "mailbox": N_("Mailbox"),
+    "members": N_("Members"),
+    "activity": N_("Latest activities"),
+    "profile": N_("Profile"),
+}
+APP_SUMMARY = re.compile(r"^(?P<title>.*) \((?P<kind>[a-z_]+)\)$", re.DOTALL)
+
+
+def summary_text(event: dict) -> str:
+    """The event's summary as people read it: an application's kind in their language."""
+    summary = event.get("summary") or ""
+    if event.get("verb") == "app.add":
+        match = APP_SUMMARY.match(summary)
+        if match and match["kind"] in APP_KINDS:
+            return f"{match['title']} ({_(APP_KINDS[match['kind']])})"
+    return summary
 
 
 def sentence(verb: str) -> str:
@@ -197,7 +226,7 @@ class LatestActivities(LiveBanner, TwinSpaceApp):
                     "id": e["id"],
                     "actor": self._actor(e),
                     "text": sentence(e["verb"]),
-                    "summary": e.get("summary", ""),
+                    "summary": summary_text(e),
                     "section": _(SECTIONS.get(e["section"], e["section"])),
                     "page": (self.pages.get(e.get("page_id")) or {}).get("title"),
                     "time": e["created_at"],
@@ -222,7 +251,7 @@ class LatestActivities(LiveBanner, TwinSpaceApp):
     def _render(self) -> None:
         rows = []
         for e in self.events:
-            summary = e.get("summary") or ""
+            summary = summary_text(e)
             what = f": “{escape(summary)}”" if summary else ""
             section = _(SECTIONS.get(e["section"], e["section"]))
             rows.append(

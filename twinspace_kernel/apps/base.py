@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import ipywidgets as widgets
 
-from ..client import Forbidden, NotFound, ServiceUnavailable, TwinSpaceClient, TwinSpaceError
-from ..i18n import _
+from ..client import ServiceUnavailable, TwinSpaceClient, TwinSpaceError
+from ..i18n import DEFAULT_LANGUAGE, _, current_language
 
 log = logging.getLogger("twinspace.apps")
 
@@ -25,6 +25,34 @@ BANNER_STYLES = {
 def escape(text: Any) -> str:
     """Text from members always goes into HTML widgets escaped."""
     return html.escape("" if text is None else str(text))
+
+
+def refusal_text(error: TwinSpaceError, *, page: bool = False) -> str:
+    """What a member reads when the service says no (401, 403, 404), in their language.
+
+    page: the refusal is of the page itself (the app's context), not of one action.
+    The service explains refusals in English; that detail is kept for English readers
+    only, after our own translated sentence. Other errors (bad input, conflicts) keep
+    the service's message, which says what to change.
+    """
+    if page:
+        sentences = {
+            401: _("Your session has expired: log in again."),
+            403: _("Sorry, this page is not available to you."),
+            404: _("This page does not exist (any more). It may have been deleted or moved."),
+        }
+    else:
+        sentences = {
+            401: _("Your session has expired: log in again."),
+            403: _("Sorry, you may not do that here."),
+            404: _("This is no longer here: it may have been deleted."),
+        }
+    sentence = sentences.get(error.status)
+    if sentence is None:
+        return error.message
+    if current_language() != DEFAULT_LANGUAGE:
+        return sentence
+    return f"{sentence} {error.message}" if page else error.message
 
 
 def role_label(role: str) -> str:
@@ -90,16 +118,20 @@ class TwinSpaceApp(widgets.VBox):
         self.clear_notice()
         if self.client is None:
             return
-        if self.app_id is not None:
-            info = self.guard(self.client.get, f"apps/{self.app_id}")
-            if info is None:
-                return
-            if self.kind and info["kind"] != self.kind:
-                self.notice(_("This page's application is not a {kind}.").format(kind=self.kind),
-                            "error")
-                return
-            self.info = info
-            self.title.value = f"<h3>{escape(info['title'])}</h3>"
+        if self.app_id is None:
+            # Tools without an app (Manage pages, the navigation bar) read their page or
+            # section first in refresh(): its refusal is the page's.
+            self.guard_page(self.refresh)
+            return
+        info = self.guard_page(self.client.get, f"apps/{self.app_id}")
+        if info is None:
+            return
+        if self.kind and info["kind"] != self.kind:
+            self.notice(_("This page's application is not a {kind}.").format(kind=self.kind),
+                        "error")
+            return
+        self.info = info
+        self.title.value = f"<h3>{escape(info['title'])}</h3>"
         self.guard(self.refresh)
 
     def refresh(self) -> None:
@@ -109,16 +141,19 @@ class TwinSpaceApp(widgets.VBox):
 
     def guard(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Call `fn`; show what went wrong instead of raising. Returns None on error."""
+        return self._guarded(False, fn, *args, **kwargs)
+
+    def guard_page(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """`guard` for reading the app's page: a refusal says the page is not for you."""
+        return self._guarded(True, fn, *args, **kwargs)
+
+    def _guarded(self, page: bool, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except ServiceUnavailable as e:
             self.show_unavailable(e)
-        except Forbidden as e:
-            self.notice(e.message, "error")
-        except NotFound as e:
-            self.notice(e.message, "error")
         except TwinSpaceError as e:
-            self.notice(e.message, "error")
+            self.notice(refusal_text(e, page=page), "error")
         return None
 
     def show_unavailable(self, error: TwinSpaceError) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..client import ServiceUnavailable, TwinSpaceClient, TwinSpaceError
 from ..i18n import _
+from .base import refusal_text
 
 log = logging.getLogger("twinspace.apps.live")
 
@@ -150,7 +151,7 @@ class LiveBanner:
         if isinstance(error, ServiceUnavailable):
             why = _("TwinSpace is not answering right now.")
         elif isinstance(error, TwinSpaceError):
-            why = error.message
+            why = refusal_text(error)
         else:
             why = _("The connection to TwinSpace was interrupted.")
         self.notice(

@@ -130,13 +130,15 @@ class ManagePages(TwinSpaceApp):
 
     def refresh(self) -> None:
         space = self.client.get(f"spaces/{self.space_slug}", section=self.section)
+        # Read before taking the context: a member who may not view the section is
+        # refused here, and `info` stays empty (page_tools then shows the refusal).
+        items = self.client.get(f"spaces/{self.space_slug}/pages", section=self.section)["items"]
         may = dict(space.get("section_may", {}))
         may["publish"] = space.get("may", {}).get("publish", False)
         self.info = {"space": self.space_slug, "section": self.section, "role": space["role"],
                      "may": may}
         self.title.value = f"<h3>{escape(_('Manage pages'))}</h3>"
         self.show_space_public(space.get("public", False))
-        items = self.client.get(f"spaces/{self.space_slug}/pages", section=self.section)["items"]
         managing = self.may.get("manage_pages", False)
         self.rows = [PageRow(self, page) for page in items]
         for row in self.rows:
@@ -304,13 +306,14 @@ def page_tools(space: str, section: str, page_id: int, **kwargs: Any) -> widgets
     """Manage pages and Add application for those who may manage the section's pages;
     an empty box for everyone else (what a page's tools cell shows)."""
     manage = ManagePages(space, section, **kwargs)
-    if not manage.may.get("manage_pages", False) and manage.client is not None \
-            and manage.info:
+    if not manage.info:
+        # Refused, gone or the service is down: Manage pages says so (with Retry).
+        return manage
+    if not manage.may.get("manage_pages", False):
         return widgets.VBox()
-    add = AddApplication(page_id, client=manage.client) if manage.client else None
-    tools = widgets.Accordion(children=[manage, add] if add else [manage])
+    add = AddApplication(page_id, client=manage.client)
+    tools = widgets.Accordion(children=[manage, add])
     tools.set_title(0, _("Manage pages"))
-    if add:
-        tools.set_title(1, _("Add application"))
+    tools.set_title(1, _("Add application"))
     tools.selected_index = None
     return tools

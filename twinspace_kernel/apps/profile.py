@@ -8,7 +8,7 @@ import ipywidgets as widgets
 
 from ..client import Forbidden, NotFound, TwinSpaceError
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape, role_label
+from .base import TwinSpaceApp, action, escape, refusal_text, role_label
 from .members import MUTED, home_rights
 from .uploading import limit_text, selected_files, short_date, too_large_message, upload_limit
 
@@ -215,7 +215,7 @@ class Profile(TwinSpaceApp):
         except (Forbidden, NotFound) as e:
             self.card.value = (
                 '<p role="status" style="background:#e8f0fe;color:#0b3d91;padding:6px 10px;'
-                f'border-radius:4px">{escape(e.message)}</p>'
+                f'border-radius:4px">{escape(refusal_text(e))}</p>'
             )
             self.member_box.children = [self.card, *mail]
             return

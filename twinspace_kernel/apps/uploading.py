@@ -12,6 +12,7 @@ import ipywidgets as widgets
 
 from ..client import ServiceUnavailable, TwinSpaceClient, TwinSpaceError
 from ..i18n import _, ngettext
+from .base import refusal_text
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -145,7 +146,7 @@ def send_files(app: Any, upload: widgets.FileUpload, limit: int,
                 app.show_unavailable(e)
                 return done
             except TwinSpaceError as e:
-                problems.append(f"{name}: {e.message}")
+                problems.append(f"{name}: {refusal_text(e)}")
     finally:
         # An emptied widget is ready for the next choice, whatever happened above.
         upload.value = ()

@@ -75,10 +75,20 @@ class ActivityHandler(APIHandler):
             "page_id": event.page_id,
             "object_type": event.object_type,
             "object_id": event.object_id,
-            "summary": event.summary,
+            "summary": self.summary_for(event, viewer),
             "actor": self.author(event.actor_id, viewer),
             "created_at": event.created_at,
         }
+
+    def summary_for(self, event: m.ActivityEvent, viewer: str | None) -> str:
+        """The summary, with a member's name as the reader may see it (F31)."""
+        if event.object_type != m.User.__tablename__ or not event.object_id:
+            return event.summary
+        user = self.db.get(m.User, event.object_id)
+        if user is None or not user.display_name:
+            return event.summary
+        shown = self.user_brief(user, viewer_role=viewer)["display_name"]
+        return event.summary.replace(user.display_name, shown)
 
 
 default_handlers = [

@@ -422,7 +422,7 @@ def _log_request(handler: web.RequestHandler) -> None:
         "%d %s %s %.1fms",
         status,
         handler.request.method,
-        handler.request.uri.split("?")[0],
+        handler.logged_path() if hasattr(handler, "logged_path") else handler.request.path,
         1000 * handler.request.request_time(),
     )
 

@@ -107,6 +107,16 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         self.ctx: ServiceContext = self.settings["twinspace"]
         self._db: Session | None = None
 
+    def logged_path(self) -> str:
+        """The request's path for logs: one-time link tokens in it read `[secret]`."""
+        path = self.request.path
+        token = (self.path_kwargs or {}).get("token")
+        return path.replace(token, "[secret]") if token else path
+
+    def _request_summary(self) -> str:
+        # Tornado's warning lines for refused requests: never a link's token.
+        return f"{self.request.method} {self.logged_path()} ({self.request.remote_ip})"
+
     # --- identity ---------------------------------------------------------------------
 
     async def prepare(self) -> None:
@@ -219,7 +229,9 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
                 m.Membership.space_id == space.id, m.Membership.user_id == user.id
             )
         )
-        return role or "public"
+        # Remembered for how people are shown to the caller (user_brief).
+        self._space_role = role or "public"
+        return self._space_role
 
     def may(
         self,
@@ -307,11 +319,17 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         page: m.Page | None = None,
         obj: Any = None,
         summary: str = "",
+        actor: m.User | None = None,
     ) -> m.ActivityEvent:
-        """Add a line to Latest activities (committed with the caller's change)."""
+        """Add a line to Latest activities (committed with the caller's change).
+
+        `actor`: who did it when the caller acts for someone else (a space founded for a
+        teacher by the `twinspace` command); by default the caller.
+        """
+        actor = actor or self.identity.user
         event = m.ActivityEvent(
             space_id=space.id,
-            actor_id=self.identity.user.id if self.identity.user else None,
+            actor_id=actor.id if actor else None,
             verb=verb,
             section=section,
             page_id=page.id if page else None,
@@ -321,6 +339,15 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         )
         self.db.add(event)
         return event
+
+    def moderated_delete(self, space: m.Space, obj: Any, author_id: int | None) -> None:
+        """After `obj` is deleted and flushed from its own menu: when a moderator (not its
+        author) deleted it, log it and close its reports as the moderation queue does (F32)."""
+        if author_id == self.me.id:
+            return
+        from .moderation import log_moderation
+
+        log_moderation(self, space, "delete", obj)
 
     async def in_thread(self, fn, *args, **kwargs):
         """Run slow CPU work (password hashing, image encoding) off the event loop."""
@@ -464,13 +491,30 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(body))
 
+    def viewer_role(self) -> str:
+        """"public", "visitor" or "member": whose eyes the people in an answer meet.
+
+        From the caller's role in the space the request is about (the role the rights
+        checks found); a visitor account is a visitor everywhere.
+        """
+        user = self.identity.user
+        space_role = getattr(self, "_space_role", None)
+        if user is None or (space_role == "public" and not self.identity.hub_admin):
+            return "public"  # a logged-in non-member reading a public space is the public
+        if user.kind == "visitor" or space_role == rights.V:
+            return rights.V
+        return "member"
+
     def user_brief(self, user: m.User | None, *, viewer_role: str | None = None) -> dict | None:
-        """How an author is shown; the public never sees a pupil's full name (F31)."""
+        """How a person is shown: the public never sees a pupil's name, visitors only
+        their first name (F31)."""
         if user is None:
             return None
-        public = (viewer_role or ("public" if self.identity.is_public else "member")) == "public"
-        if public and user.kind == "pupil":
+        viewer = viewer_role or self.viewer_role()
+        if user.kind == "pupil" and viewer == "public":
             return {"name": None, "display_name": "A pupil", "kind": "pupil"}
+        if user.kind == "pupil" and viewer == rights.V:
+            return {**user_fields(user), "display_name": first_name(user.display_name)}
         return user_fields(user)
 
     def author(self, author_id: int | None, viewer_role: str | None = None) -> dict | None:
@@ -487,6 +531,12 @@ def user_fields(user: m.User) -> dict:
         "school": user.school,
         "country": user.country,
     }
+
+
+def first_name(display_name: str) -> str:
+    """'Ana Lopez' -> 'Ana': how visitors see a pupil."""
+    parts = display_name.split()
+    return parts[0] if parts else display_name
 
 
 def _json_default(obj: Any) -> Any:

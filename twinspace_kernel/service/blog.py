@@ -161,6 +161,8 @@ class PostHandler(BlogHandler):
         self.require_edit(space, page.section, post.author_id)
         self.record(space, "blog.post.delete", page.section, page=page, summary=post.title)
         self.db.delete(post)
+        self.db.flush()
+        self.moderated_delete(space, post, post.author_id)
         self.commit(f"space:{space.id}")
         self.no_content()
 
@@ -213,6 +215,8 @@ class CommentHandler(BlogHandler):
         self.require_edit(space, page.section, comment.author_id)
         self.record(space, "blog.comment.delete", page.section, page=page, summary=post.title)
         self.db.delete(comment)
+        self.db.flush()
+        self.moderated_delete(space, comment, comment.author_id)
         self.commit(f"space:{space.id}")
         self.no_content()
 

@@ -182,6 +182,8 @@ class EventHandler(EventBase):
         self.record(space, "event.delete", "home", page=self.home_page(space), obj=event,
                     summary=event.title)
         self.db.delete(event)
+        self.db.flush()
+        self.moderated_delete(space, event, event.author_id)
         self.commit(f"space:{space.id}")
         self.no_content()
 

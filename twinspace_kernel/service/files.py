@@ -54,6 +54,12 @@ def content_disposition(kind: str, filename: str) -> str:
 class FilesHandler(APIHandler):
     """Shared loading, rights and JSON for the library and the gallery."""
 
+    def moderated_contents(self, space: m.Space, section: str, items: list) -> None:
+        """A moderator's deleted folder or album: log each of others' items that went."""
+        if self.may(space, "moderate", section):
+            for item in items:
+                self.moderated_delete(space, item, item.author_id)
+
     def _folder_in(self, app: m.AppInstance, folder_id) -> m.Folder:
         folder = self.load(m.Folder, folder_id, "folder")
         if folder.app_id != app.id:
@@ -303,6 +309,7 @@ class FolderHandler(FilesHandler):
         for fid in reversed(ids):
             self.db.delete(self.db.get(m.Folder, fid))
             self.db.flush()
+        self.moderated_contents(space, page.section, docs)
         self.record(space, "folder.delete", page.section, page=page, summary=folder.name)
         self.commit(f"space:{space.id}")
         self.delete_blobs(keys)  # only once the rows are gone
@@ -400,6 +407,8 @@ class DocumentHandler(FilesHandler):
         key = doc.blob_key
         self.record(space, "document.delete", page.section, page=page, summary=doc.filename)
         self.db.delete(doc)
+        self.db.flush()
+        self.moderated_delete(space, doc, doc.author_id)
         self.commit(f"space:{space.id}")
         self.delete_blobs([key])
         self.no_content()
@@ -479,6 +488,8 @@ class AlbumHandler(FilesHandler):
             self.db.delete(photo)
         self.record(space, "album.delete", page.section, page=page, summary=album.title)
         self.db.delete(album)
+        self.db.flush()
+        self.moderated_contents(space, page.section, photos)
         self.commit(f"space:{space.id}")
         self.delete_blobs(keys)
         self.no_content()
@@ -578,6 +589,8 @@ class PhotoHandler(FilesHandler):
             space, "photo.delete", page.section, page=page, summary=photo.caption or photo.filename
         )
         self.db.delete(photo)
+        self.db.flush()
+        self.moderated_delete(space, photo, photo.author_id)
         self.commit(f"space:{space.id}")
         self.delete_blobs(keys)
         self.no_content()

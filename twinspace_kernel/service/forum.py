@@ -220,6 +220,8 @@ class ThreadHandler(ForumHandler):
         self.record(space, "forum.thread.delete", page.section, page=page,
                     summary=thread.title)
         self.db.delete(thread)
+        self.db.flush()
+        self.moderated_delete(space, thread, thread.author_id)
         self.commit(f"space:{space.id}")
         self.no_content()
 
@@ -296,6 +298,7 @@ class ReplyHandler(ForumHandler):
                 select(func.max(m.ForumReply.id)).where(m.ForumReply.thread_id == thread.id)
             ) or 0
         self.record(space, "forum.reply.delete", page.section, page=page, summary=thread.title)
+        self.moderated_delete(space, reply, reply.author_id)
         self.commit(f"space:{space.id}")
         self.no_content()
 

@@ -17,6 +17,57 @@ REPORT_STATUSES = ("open", "resolved")
 MODERATION_ACTIONS = ("hide", "unhide", "delete")
 
 
+def log_moderation(
+    handler: APIHandler,
+    space: m.Space,
+    action: str,
+    obj,
+    *,
+    report_id: int | None = None,
+    reason: str = "",
+) -> m.ModerationAction:
+    """Write a moderator's hide, unhide or delete of `obj` to the log; close its open reports.
+
+    The one place every moderator action goes through, from the queue or from an item's
+    own menu. For a delete, call it once the row is deleted and flushed: the open reports
+    on items that went with it (a post's comments) close too.
+    """
+    db, moderator = handler.db, handler.me
+    object_type = content.type_name(obj)
+    now = utcnow()
+    db.execute(
+        update(m.Report)
+        .where(
+            m.Report.space_id == space.id,
+            m.Report.object_type == object_type,
+            m.Report.object_id == obj.id,
+            m.Report.status == "open",
+        )
+        .values(status="resolved", resolved_by_id=moderator.id, resolved_at=now)
+    )
+    if action == "delete":
+        for report in db.scalars(
+            select(m.Report).where(m.Report.space_id == space.id, m.Report.status == "open")
+        ):
+            try:
+                content.locate(db, report.object_type, report.object_id)
+            except LookupError:
+                report.status = "resolved"
+                report.resolved_by_id = moderator.id
+                report.resolved_at = now
+    entry = m.ModerationAction(
+        space_id=space.id,
+        moderator_id=moderator.id,
+        action=action,
+        object_type=object_type,
+        object_id=obj.id,
+        report_id=report_id,
+        reason=reason,
+    )
+    db.add(entry)
+    return entry
+
+
 class ModerationMixin:
     """Shared lookups of the moderation handlers (mixed into APIHandler subclasses)."""
 
@@ -82,30 +133,6 @@ class ModerationMixin:
             "excerpt": content.excerpt(place.obj) if place else None,
             "hidden": bool(getattr(place.obj, "hidden", False)) if place else None,
         }
-
-    def resolve_open_reports(self, space: m.Space, object_type: str, object_id: int) -> None:
-        self.db.execute(
-            update(m.Report)
-            .where(
-                m.Report.space_id == space.id,
-                m.Report.object_type == object_type,
-                m.Report.object_id == object_id,
-                m.Report.status == "open",
-            )
-            .values(status="resolved", resolved_by_id=self.me.id, resolved_at=utcnow())
-        )
-
-
-    def resolve_orphaned_reports(self, space: m.Space) -> None:
-        """Close open reports whose item went away with a deleted parent (a post's comments)."""
-        for report in self.db.scalars(
-            select(m.Report).where(m.Report.space_id == space.id, m.Report.status == "open")
-        ):
-            if self.located_or_none(report.object_type, report.object_id) is None:
-                report.status = "resolved"
-                report.resolved_by_id = self.me.id
-                report.resolved_at = utcnow()
-
 
 class ReportsHandler(ModerationMixin, APIHandler):
     login_required = True
@@ -197,7 +224,6 @@ class ModerationHandler(ModerationMixin, APIHandler):
                 space.id, object_type, place.obj.id,
             ):
                 raise APIError(400, "That report is about something else.")
-        object_id = place.obj.id
         blobs: tuple[str, ...] = ()
         if action == "delete":
             before_delete = BEFORE_DELETE.get(object_type)
@@ -211,19 +237,8 @@ class ModerationHandler(ModerationMixin, APIHandler):
                 after_delete(self.db, place.obj)
         else:
             place.obj.hidden = action == "hide"
-        self.resolve_open_reports(space, object_type, object_id)
-        if action == "delete":
-            self.resolve_orphaned_reports(space)
-        entry_log = m.ModerationAction(
-            space_id=space.id,
-            moderator_id=self.me.id,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            report_id=report_id,
-            reason=reason,
-        )
-        self.db.add(entry_log)
+        entry_log = log_moderation(self, space, action, place.obj, report_id=report_id,
+                                   reason=reason)
         self.commit(f"space:{space.id}", f"space:{space.id}:reports")
         self.delete_blobs(blobs)  # only once the row is gone for good
         self.write_json(self.action_json(entry_log), 201)

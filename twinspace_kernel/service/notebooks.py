@@ -67,7 +67,7 @@ def write_page(ctx: ServiceContext, db, page: m.Page,
             nb = nbpages.notebook_from_template(template, record)
         else:
             nb = nbpages.sync_notebook(nbpages.new_notebook(), record)
-        _write_atomic(path, nbpages.writes(nb))
+        write_text_atomic(path, nbpages.writes(nb))
     except (OSError, ValueError) as e:
         log.error("Could not write the notebook of page %s (%s): %s", page.id, path, e)
         path = None
@@ -94,13 +94,17 @@ def write_section(ctx: ServiceContext, db, space: m.Space, section: str) -> None
 
 def remove_page(ctx: ServiceContext, space_slug: str, section: str, page_slug: str) -> None:
     """Delete a deleted page's notebook (and nothing else)."""
-    path = page_path(ctx, space_slug, section, page_slug)
+    remove_file(page_path(ctx, space_slug, section, page_slug), "the notebook")
+
+
+def remove_file(path: Path | None, what: str) -> None:
+    """Delete `path` if there is one; a failure is logged, never raised (the commit stands)."""
     if path is None:
         return
     try:
         path.unlink(missing_ok=True)
     except OSError as e:
-        log.error("Could not delete the notebook %s: %s", path, e)
+        log.error("Could not delete %s %s: %s", what, path, e)
 
 
 def _read(path: Path):
@@ -118,17 +122,17 @@ def _read(path: Path):
         return None
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename."""
-    _write_atomic(path, text)
+def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    """Write `text` to `path` through a temporary file and a rename (never half a file).
 
-
-def _write_atomic(path: Path, text: str) -> None:
+    mode: the file's mode; default: the mode of the file it replaces, else 0644.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = NEW_FILE_MODE
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = NEW_FILE_MODE
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

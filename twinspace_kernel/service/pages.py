@@ -130,9 +130,12 @@ class PagesHandler(APIHandler):
         else:
             self.require(space, "view", "home", published=space.public)
         role = self.role_in(space)
+        # In the top bar's order (Home first), then each section's own order.
+        found = sorted(self.db.scalars(query), key=lambda p: (
+            rights.SECTIONS.index(p.section), p.position, p.id))
         items = [
             page_json(page)
-            for page in self.db.scalars(query.order_by(m.Page.section, m.Page.position, m.Page.id))
+            for page in found
             if rights.allowed(
                 role, "view", page.section, state=space.state,
                 published=self.page_published(page, space),

@@ -219,9 +219,13 @@ class WallPostHandler(APIHandler):
         post = self.load(m.WallPost, post_id, "wall post")
         space = self.db.get(m.Space, post.space_id)
         owner = post.wall_user_id == self.me.id
-        if not (owner and self.may(space, "comment", "home")):
+        by_owner = owner and self.may(space, "comment", "home")
+        if not by_owner:
             self.require_edit(space, "home", post.author_id)
         self.db.delete(post)
+        self.db.flush()
+        if not by_owner:
+            self.moderated_delete(space, post, post.author_id)
         self.commit(f"space:{space.id}")
         self.no_content()
 

@@ -13,9 +13,7 @@ may view with `published=True` is what is copied.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from sqlalchemy import select
@@ -24,7 +22,7 @@ from .. import pages as nbpages
 from .. import rights
 from ..store import models as m
 from .base import ServiceContext
-from .notebooks import page_path
+from .notebooks import page_path, remove_file, write_text_atomic
 
 log = logging.getLogger("twinspace.service.public")
 
@@ -72,7 +70,7 @@ def sync_page(ctx: ServiceContext, page: m.Page) -> None:
     if nb is None:
         return
     try:
-        _write_atomic(target, nbpages.writes(public_notebook(nb)))
+        _write_copy(target, nbpages.writes(public_notebook(nb)))
     except (OSError, ValueError) as e:
         log.error("Could not write the published copy of page %s (%s): %s", page.id, target, e)
 
@@ -89,13 +87,7 @@ def sync_space(ctx: ServiceContext, db, space: m.Space) -> None:
 
 
 def remove_copy(ctx: ServiceContext, space_slug: str, section: str, page_slug: str) -> None:
-    target = copy_path(ctx, space_slug, section, page_slug)
-    if target is None:
-        return
-    try:
-        target.unlink(missing_ok=True)
-    except OSError as e:
-        log.error("Could not remove the published copy %s: %s", target, e)
+    remove_file(copy_path(ctx, space_slug, section, page_slug), "the published copy")
 
 
 def remove_space(ctx: ServiceContext, space_slug: str) -> None:
@@ -120,21 +112,12 @@ def public_notebook(nb):
     return nb
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_copy(path: Path, text: str) -> None:
+    # The space's folder too: <public>/<slug>/<section>/ must be readable by the public view.
     for folder in (path.parent.parent, path.parent):
         folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         folder.chmod(DIR_MODE)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, COPY_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text, COPY_MODE)
 
 
 def sync_all(ctx: ServiceContext) -> None:

@@ -141,7 +141,7 @@ class SpacesHandler(APIHandler):
         made = create_default_pages(self.db, space, user)
         if starter:
             made += add_starter_pages(self.db, space, user)
-        self.record(space, "space.create", "home", obj=space, summary=space.title)
+        self.record(space, "space.create", "home", obj=space, summary=space.title, actor=user)
         self.commit()
         for page, template in made:
             notebooks.write_page(self.ctx, self.db, page, template)
@@ -243,7 +243,9 @@ class MemberHandler(APIHandler):
             membership = m.Membership(space_id=space.id, user_id=user.id, role=role)
             self.db.add(membership)
             status = 201
-            self.record(space, "member.join", "home", obj=user, summary=user.display_name)
+            # The newcomer is the actor (not the administrator adding them): no name in
+            # the summary, which visitors and the public may read.
+            self.record(space, "member.join", "home", obj=user, actor=user)
         membership.role = role
         self.commit(f"space:{space.id}")
         volume_acl.after_role_change(self.ctx, space, user.name, old_role, role)

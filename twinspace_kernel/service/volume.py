@@ -22,7 +22,7 @@ from .. import rights
 from .. import volume as vol
 from ..store import models as m
 from . import notebooks, public, volume_acl
-from .base import APIError, APIHandler, UploadHandler, as_utc, utcnow
+from .base import APIError, APIHandler, UploadHandler, as_utc, first_name, utcnow
 
 # A member saving every few minutes makes one line in Latest activities, not one per save.
 ACTIVITY_QUIET = dt.timedelta(minutes=10)
@@ -39,11 +39,13 @@ def space_info(db, space: m.Space, role: str) -> vol.SpaceInfo:
     ]
     files = []
     rows = db.execute(
-        select(m.SharedFile, m.User.display_name)
+        select(m.SharedFile, m.User.display_name, m.User.kind)
         .outerjoin(m.User, m.User.id == m.SharedFile.author_id)
         .where(m.SharedFile.space_id == space.id)
     )
-    for item, author in rows:
+    for item, author, kind in rows:
+        if author and kind == "pupil" and role == rights.V:
+            author = first_name(author)  # visitors see pupils by first name only (F31)
         files.append(vol.FileInfo(item.id, item.section, item.name, item.author_id, author,
                                   item.updated_at, item.size))
     return vol.SpaceInfo(space.slug, space.title, space.state, role, pages, files)

@@ -241,12 +241,15 @@ class WikiPageHandler(WikiBase):
     def delete(self, wiki_id):
         """Delete a wiki page (its creator, or a moderator of the section)."""
         wiki, _app, page, space = self.wiki_context(wiki_id)
+        first = self.revision(wiki, 1)
+        author_id = first.author_id if first else None
         if not self.may(space, "moderate", page.section):
-            first = self.revision(wiki, 1)
-            self.require_edit(space, page.section, first.author_id if first else None)
+            self.require_edit(space, page.section, author_id)
         self.record(space, "wiki.delete", page.section, page=page, obj=wiki,
                     summary=plain_text(wiki.title, 300))
         self.db.delete(wiki)
+        self.db.flush()
+        self.moderated_delete(space, wiki, author_id)
         self.commit(f"space:{space.id}")
         self.no_content()
 
