@@ -30,7 +30,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from jupyter_server.base.handlers import FileFindHandler
 from jupyter_server.services.kernels.handlers import KernelHandler
@@ -132,7 +132,7 @@ class PublicPage(web.RequestHandler):
 
 
 async def call_api(settings: dict, path: str, **params: str) -> dict | None:
-    query = "&".join(f"{k}={v}" for k, v in params.items())
+    query = urlencode(params)
     url = settings["twinspace_api_url"] + path + (f"?{query}" if query else "")
     request = HTTPRequest(url, headers={"Authorization": f"token {settings['twinspace_token']}"}
                           if settings["twinspace_token"] else {}, request_timeout=15)
