@@ -13,6 +13,7 @@ import re
 from urllib.parse import unquote
 
 import pytest
+import requests
 import sqlalchemy as sa
 from PIL import Image
 from utils import ROLES, image_with_gps
@@ -473,3 +474,31 @@ def test_browser_link_without_cookie_goes_through_the_hub_login(world, site):
     assert "client_id=service-twinspace" in r.headers["Location"]
     # A script without a token still gets the plain JSON refusal.
     world.as_("public").get(f"documents/{doc['id']}/download", expect=401)
+
+
+# Early answers on streaming routes: the proxy keeps its connections to the service alive,
+# so an answer sent before the body was read must also close that connection cleanly, or
+# the proxy hands the spoiled connection to the next request (someone else's) and answers
+# it with an HTML 503.
+EARLY_ANSWERS = {
+    "unknown method with a body": ("QUERY", "mine", 405),
+    "TRACE with a body": ("TRACE", "mine", 405),
+    "anonymous upload": ("POST", "anonymous", 401),
+    "upload to an app that does not exist": ("POST", "missing", 404),
+}
+
+
+@pytest.mark.parametrize("case", EARLY_ANSWERS)
+def test_early_answers_do_not_break_the_next_request(world, case):
+    method, target, status = EARLY_ANSWERS[case]
+    ta = world.as_("teacher_admin")
+    app = world.new_app("documents")
+    url = ta.base + f"apps/{999999 if target == 'missing' else app}/documents?filename=a.pdf"
+    headers = {} if target == "anonymous" else {"Authorization": f"token {ta._token}"}
+    other = world.as_("pupil")
+    for _ in range(20):
+        r = requests.request(method, url, data=b"x" * 256 * 1024, headers=headers, timeout=30)
+        assert r.status_code == status, r.text[:300]
+        # Someone else's requests right after, through the same proxy.
+        for _ in range(3):
+            assert other.ok("GET", f"apps/{app}/documents")["items"] == []

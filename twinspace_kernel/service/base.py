@@ -17,6 +17,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tornado import web
+from tornado.concurrent import Future, chain_future
 
 from .. import rights
 from ..store import models as m
@@ -577,17 +578,24 @@ class UploadHandler(APIHandler):
     """
 
     upload_methods = ("POST", "PUT")
+    # Set before `prepare`, which an unknown method never reaches (Tornado answers 405).
+    _refusal: APIError | None = None
+    _received = 0
+    _cut_off = False
+
+    @property
+    def _drain_limit(self) -> int:
+        limit = self.ctx.upload_limit
+        return max(2 * limit, limit + DRAIN_SLACK)
 
     async def prepare(self) -> None:
         self._chunks: list[bytes] = []
-        self._received = 0
-        self._refusal: APIError | None = None
         limit = self.ctx.upload_limit
-        self._drain_limit = max(2 * limit, limit + DRAIN_SLACK)
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
             self._refusal = APIError(413, too_large_message(int(length), limit))
             if int(length) > self._drain_limit:
+                self._cut_off = True
                 raise self._refusal  # too much to read just to say no
         if self.request.method not in self.upload_methods:
             self.raise_refusal()
@@ -601,6 +609,32 @@ class UploadHandler(APIHandler):
         except APIError as e:
             self._refusal = self._refusal or e
         self.db.rollback()  # hold no transaction open while the body streams in
+
+    def finish(self, chunk: Any = None) -> Any:
+        # An answer ready before the body was read (an unknown method, an error before or
+        # in `prepare`) waits for the body, read and dropped: answering first makes Tornado
+        # close the connection with unread data (the proxy then sees a reset, not our
+        # answer), and the proxy may hand that kept-alive connection to someone else's
+        # next request. Bodies beyond the drain limit are still cut off in data_received.
+        body = self.request._body_future
+        if body.done() or self._cut_off:
+            if not body.done():
+                self.set_header("Connection", "close")  # the proxy must not reuse it
+            return super().finish(chunk)
+        if self._refusal is None:
+            self._refusal = APIError(self.get_status(), "")  # from now on, chunks dropped
+        if chunk is not None:
+            self.write(chunk)
+        answered: Future = Future()
+
+        def answer(read: Future) -> None:
+            if read.cancelled() or read.exception() is not None:
+                answered.set_result(None)  # the client went away: nobody to answer
+            else:
+                chain_future(super(UploadHandler, self).finish(), answered)
+
+        body.add_done_callback(answer)
+        return answered
 
     def check_upload(self, **path_kwargs: Any) -> None:
         """Rights checks to make before the body arrives (raise APIError to refuse)."""
