@@ -18,6 +18,9 @@ VPY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
+# Test modules run two at a time (each module's tests in one worker, so a module's hub
+# serves all of them): most of their time is waiting on real hubs, servers and kernels.
+TEST_WORKERS ?= 2
 
 .PHONY: venv chromium lint test user-env demo i18n
 
@@ -28,6 +31,9 @@ $(VPY):
 
 $(PY_STAMP): pyproject.toml | $(VPY)
 	$(VPY) -m pip install -q -e '.[test]'
+	# jsonschema's optional IRI check builds a parser at every import (1-10 s per service,
+	# hub and server start); nothing here validates IRIs (twinspace_hub/userenv.py too).
+	$(VPY) -m pip uninstall -q -y rfc3987-syntax
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -54,7 +60,7 @@ lint: $(PY_STAMP)
 
 test: venv chromium user-env
 	$(VENV)/bin/ruff check .
-	$(VPY) -m pytest -q -ra $(PYTEST_ARGS) tests
+	$(VPY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) tests
 
 # The members' servers run as system users, which cannot use .venv (its Python may live
 # under /root): they get a venv of their own from Debian's python3. Only root can build

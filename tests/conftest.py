@@ -9,6 +9,7 @@
 - ``world``: a fresh space with one member per role (``world.as_(role)``), an
   outsider and the anonymous public.
 - ``pg_url``: a fresh PostgreSQL database URL (skips without TWINSPACE_TEST_PG_URL).
+- ``browser`` (session): Debian's Chromium driven by Playwright.
 """
 
 from __future__ import annotations
@@ -78,3 +79,18 @@ def site(hub):
 @pytest.fixture
 def world(site):
     return site.space()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright, one for the session (tests/browser.py)."""
+    from browser import CHROMIUM, launch_chromium
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed: make chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

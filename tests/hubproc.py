@@ -13,6 +13,7 @@ import grp
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -258,3 +259,57 @@ def browser_login(hub: RealHub, username: str, password: str) -> requests.Sessio
     )
     session.login_response = r
     return session
+
+
+def log_in_until_served(hub: RealHub, username: str, password: str,
+                        timeout: float = 180) -> tuple[requests.Session, requests.Response]:
+    """Log in through the form and follow on while the member's server starts; returns the
+    session and where the hub finally sent the member."""
+    session = browser_login(hub, username, password)
+    assert session.login_response.status_code == 302, session.login_response.text[:500]
+    started = time.monotonic()
+    r = session.get(hub.url + "hub/", timeout=120)
+    while "spawn-pending" in r.url:
+        assert r.status_code < 500, f"the spawn failed\n{hub.log[-6000:]}"
+        assert time.monotonic() - started < timeout, hub.log[-6000:]
+        time.sleep(0.5)
+        r = session.get(r.url, timeout=120)
+    return session, r
+
+
+class HubWorld:
+    """What a browser test module builds on its hub, through the real API: teachers,
+    spaces, pupils; and the member view's addresses. Modules subclass it with their story.
+    """
+
+    PASSWORD = "correct horse battery"
+
+    def __init__(self, hub: TwinSpaceHub) -> None:
+        self.hub = hub
+        self.admin = {"Authorization": f"token {hub.tokens['twinspace-admin']}"}
+        self.tag = secrets.token_hex(3)
+
+    def call(self, method: str, path: str, headers: dict, **kwargs: Any) -> Any:
+        """A TwinSpace API call that must succeed; its JSON (or {})."""
+        r = requests.request(method, f"{self.hub.api_base}{path}", headers=headers,
+                             timeout=60, **kwargs)
+        assert r.status_code < 300, (method, path, r.status_code, r.text)
+        return r.json() if r.content else {}
+
+    def headers(self, name: str) -> dict[str, str]:
+        """A member's API token (their hub user made first: pupils get one at login)."""
+        self.hub.create_user(name)
+        return {"Authorization": f"token {self.hub.token_for(name)}"}
+
+    def add_teacher(self, name: str, display: str, school: str = "Lycée A",
+                    country: str = "FR") -> dict[str, str]:
+        """A teacher account with the module's password; returns their API headers."""
+        self.call("POST", "users", self.admin, json={
+            "name": name, "kind": "teacher", "display_name": display,
+            "password": self.PASSWORD, "school": school, "country": country,
+        })
+        return self.headers(name)
+
+    def view_url(self, name: str, path: str = "") -> str:
+        """An address of `name`'s member view (`/user/<name>/twinspace/<path>`)."""
+        return f"{self.hub.url}user/{name}/twinspace/{path}"

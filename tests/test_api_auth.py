@@ -96,13 +96,75 @@ def test_bad_input(hub_caller):
 
 
 def test_throttle_policy_keeps_escalating_after_a_lock():
+    import datetime as dt
+
     from twinspace_kernel.service.auth import ThrottlePolicy
 
-    policy = ThrottlePolicy(account_threshold=5, base_seconds=60, max_seconds=3600)
-    assert [policy.lock_seconds(n, 5) for n in (4, 5, 6, 7, 12)] == [0, 60, 120, 240, 3600]
-    # A few failures are forgotten after 15 quiet minutes...
-    assert policy.forgets(3, 5, quiet_seconds=901)
-    assert not policy.forgets(3, 5, quiet_seconds=600)
-    # ...but once locked, waiting out even the longest lock does not reset the doubling.
-    assert not policy.forgets(11, 5, quiet_seconds=3601)
-    assert policy.forgets(11, 5, quiet_seconds=86401)
+    policy = ThrottlePolicy(account_threshold=5, base_seconds=60, max_seconds=7200,
+                            address_leak_seconds=120)
+    assert [policy.lock_seconds(n, 5) for n in (4, 5, 6, 7, 12, 10**6)] == [
+        0, 60, 120, 240, 7200, 7200]
+    # An address's failures are forgiven one per leak period, not all at once.
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert policy.leaked(30, start, start + dt.timedelta(seconds=119)) == (30, start)
+    assert policy.leaked(30, start, start + dt.timedelta(seconds=250)) == (
+        28, start + dt.timedelta(seconds=240))
+    later = start + dt.timedelta(days=1)
+    assert policy.leaked(30, start, later) == (0, later)
+
+
+def test_passwordless_accounts_cost_a_full_check():
+    from twinspace_kernel.passwords import HASHER
+    from twinspace_kernel.service.auth import hash_to_check
+    from twinspace_kernel.store import models as m
+
+    for user in (None, m.User(name="x", password_hash=None), m.User(name="y", password_hash="")):
+        # A real argon2 hash with the same parameters as members': the same work to verify.
+        assert not HASHER.check_needs_rehash(hash_to_check(user))
+    assert hash_to_check(m.User(name="z", password_hash="$argon2id$own")) == "$argon2id$own"
+
+
+def test_simultaneous_guesses_get_exactly_the_threshold(hub_caller, teacher):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    # Each guess from another address: only the account's own limit is in play.
+    addresses = [unique("addr") for _ in range(20)]
+    start = Barrier(len(addresses))
+
+    def guess(address):
+        start.wait()
+        return login(hub_caller, teacher, "wrong", address).status_code
+
+    with ThreadPoolExecutor(len(addresses)) as pool:
+        codes = sorted(pool.map(guess, addresses))
+    # Reserved before the password is checked: five evaluated, the rest refused unseen.
+    assert codes == [403] * 5 + [429] * 15, codes
+    assert login(hub_caller, teacher, "correct horse", unique("addr")).status_code == 429
+
+
+def test_failures_in_a_row_are_kept_until_a_success(hub_caller, teacher, db_url):
+    # However long ago the first failures were, they still count (no 15-minute window):
+    # backdate them a day, then one more failure brings the lock.
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from twinspace_kernel.store import models as m
+
+    address = unique("addr")
+    for _ in range(4):
+        assert login(hub_caller, teacher, "wrong", address).status_code == 403
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as db:
+            changed = db.execute(
+                sa.update(m.LoginLock)
+                .where(m.LoginLock.key == f"user:{teacher}")
+                .values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+            ).rowcount
+    finally:
+        engine.dispose()
+    assert changed == 1
+    assert login(hub_caller, teacher, "wrong", unique("addr")).status_code == 403
+    assert login(hub_caller, teacher, "correct horse", unique("addr")).status_code == 429

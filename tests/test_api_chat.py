@@ -112,9 +112,8 @@ def test_read_messages(world, role):
         assert [i["body"] for i in body["items"]] == ["Hello <b>all</b>"]
         assert body["last_id"] == body["items"][-1]["id"]
         assert body["items"][0]["author"]["name"] == world.as_("teacher").name
-        # Reading the room puts the reader in it.
-        names = {p["name"] for p in body["present"]}
-        assert role == "teacher" or world.as_(role).name in names
+        # Reading is not being in the room (nor is posting): only heartbeats are (F29).
+        assert body["present"] == [] and body["teacher_present"] is False
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -213,11 +212,13 @@ def test_history_pages_and_after(world):
 def test_presence_list(world):
     room = general(world)["id"]
     visitor, pupil = world.as_("visitor"), world.as_("pupil")
-    visitor.ok("GET", f"rooms/{room}/messages")
+    visitor.ok("POST", f"rooms/{room}/presence")
     rooms = pupil.ok("GET", f"spaces/{world.slug}/rooms")["items"]
     present = {p["name"]: p["role"] for p in rooms[0]["present"]}
     assert present == {visitor.name: "visitor"}
     assert rooms[0]["teacher_present"] is False
+    assert rooms[0]["presence_seconds"] > 0  # the widget beats well within it
+    pupil.ok("POST", f"rooms/{room}/presence")
     body = pupil.ok("GET", f"rooms/{room}/messages")
     assert {p["name"] for p in body["present"]} == {visitor.name, pupil.name}
 
@@ -232,8 +233,12 @@ def test_supervised_room(world):
     )
     state = pupil.ok("GET", f"rooms/{room}/messages")
     assert state["teacher_present"] is False and state["can_post"] is False
-    # The teacher's poll puts them in the room: now the pupil may write.
+    # Reading (or writing) is not supervising: the pupil still may not write.
     teacher.ok("GET", f"rooms/{room}/messages")
+    teacher.ok("POST", f"rooms/{room}/messages", json={"body": "I am reading"})
+    pupil.post(f"rooms/{room}/messages", json={"body": "hello?"}, expect=403)
+    # The teacher's open chat page beats: now the pupil may write.
+    teacher.ok("POST", f"rooms/{room}/presence")
     state = pupil.ok("GET", f"rooms/{room}/messages")
     assert state["teacher_present"] is True and state["can_post"] is True
     pupil.post(f"rooms/{room}/messages", json={"body": "hello!"}, expect=201)
@@ -288,3 +293,58 @@ def test_hidden_messages_only_for_moderators(world, db_url):
     assert [(i["body"], i["hidden"]) for i in mod["items"]] == [("oops", True)]
     for role in ("teacher", "pupil", "visitor"):
         assert world.as_(role).ok("GET", f"rooms/{room}/messages")["items"] == []
+
+
+# --- presence is an open page's heartbeat (issue 8) ------------------------------------------
+
+
+def test_a_teachers_waiting_long_poll_does_not_supervise(world):
+    """A kernel still long-polling after its page closed keeps nobody in the room."""
+    room = new_room(world, supervised=True)
+    world.as_("teacher_admin").delete(f"rooms/{room}/presence", expect=204)
+    teacher, pupil = world.as_("teacher"), world.as_("pupil")
+    first = teacher.ok("GET", f"rooms/{room}/messages")
+    result = {}
+
+    def teacher_poll():
+        result["body"] = teacher.ok("GET", f"rooms/{room}/messages",
+                                    params={"after": first["last_id"], "wait": 3})
+
+    thread = threading.Thread(target=teacher_poll)
+    thread.start()
+    try:
+        r = pupil.post(f"rooms/{room}/messages", json={"body": "alone?"}, expect=403)
+        assert r.json()["message"] == (
+            "This room is supervised: pupils can write only while a teacher is here."
+        )
+        assert pupil.ok("GET", f"rooms/{room}")["teacher_present"] is False
+    finally:
+        thread.join(15)
+    assert not thread.is_alive()
+    assert result["body"]["present"] == [] and result["body"]["teacher_present"] is False
+
+
+def test_presence_runs_out_without_heartbeats_and_wakes_the_waiting_pupil(world):
+    room = new_room(world, supervised=True)
+    world.as_("teacher_admin").delete(f"rooms/{room}/presence", expect=204)
+    teacher, pupil = world.as_("teacher"), world.as_("pupil")
+    joined = teacher.ok("POST", f"rooms/{room}/presence")
+    assert joined["teacher_present"] is True
+    seconds = joined["presence_seconds"]
+    state = pupil.ok("GET", f"rooms/{room}/messages")
+    assert state["can_post"] is True
+    posted = pupil.ok("POST", f"rooms/{room}/messages", json={"body": "hello teacher"})
+    # The teacher's page closes: no more heartbeats. The pupil's waiting poll is told when
+    # the presence runs out (nobody announces it), long before its own wait ends.
+    wait = seconds + 15
+    started = time.monotonic()
+    body = pupil.ok("GET", f"rooms/{room}/messages",
+                    params={"after": posted["id"], "wait": wait})
+    assert time.monotonic() - started < wait
+    assert body["teacher_present"] is False and body["can_post"] is False
+    assert teacher.name not in {p["name"] for p in body["present"]}
+    r = pupil.post(f"rooms/{room}/messages", json={"body": "anyone?"}, expect=403)
+    assert "supervised" in r.json()["message"]
+    # A heartbeat again (the page reopened): the pupil may write again.
+    teacher.ok("POST", f"rooms/{room}/presence")
+    pupil.post(f"rooms/{room}/messages", json={"body": "welcome back"}, expect=201)

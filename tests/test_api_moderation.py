@@ -414,3 +414,170 @@ def test_deleting_an_album_or_folder_logs_the_items_that_went_with_it(world):
     log = ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"]
     assert [(e["action"], e["object_type"], e["object_id"]) for e in log] == [
         ("delete", "document", doc), ("delete", "photo", photo)]
+
+
+def test_reports_carry_the_reported_text_in_context(world):
+    """A moderator reads what was reported where: its page, application, thread or post,
+    who wrote it, who reported it and why; the log keeps the same context."""
+    ta, pa, pupil = world.as_("teacher_admin"), world.as_("pupil_admin"), world.as_("pupil")
+    page = world.add_page("activities", "Rivers of Europe")
+    forum = world.add_app(page, "forum", "Questions")
+    thread = pa.ok("POST", f"apps/{forum}/threads", json={"title": "Floods", "body": "Why?"})
+    opening = thread["replies"]["items"][0]["id"]
+    long_text = "Rude words. " + "And more words after them. " * 20
+    reply = pupil.ok("POST", f"threads/{thread['id']}/replies", json={"body": long_text})["id"]
+    _app, post = blog_post(world, author="teacher", title="Our trip")
+    comment = pupil.ok("POST", f"posts/{post}/comments", json={"body": "Silly *trip*"})["id"]
+    room = pupil.ok("GET", f"spaces/{world.slug}/rooms")["items"][0]
+    message = pupil.ok("POST", f"rooms/{room['id']}/messages", json={"body": "Go away"})["id"]
+    wall = pupil.ok("POST", f"spaces/{world.slug}/members/{pa.name}/wall",
+                    json={"body": "Mean"})["id"]
+    pupil_name = pupil.ok("GET", "me")["user"]["display_name"]
+    pa_name = pa.ok("GET", "me")["user"]["display_name"]
+
+    report = pa.ok("POST", "reports", json={"object_type": "forum_reply", "object_id": reply,
+                                            "reason": "Insults"})
+    # The report answer, and the queue, carry the whole text (the excerpt is short).
+    assert report["text"] == long_text.strip() and len(report["excerpt"]) <= 200
+    (listed,) = ta.ok("GET", f"spaces/{world.slug}/reports")["items"]
+    assert listed["text"] == long_text.strip()
+    assert (listed["author"]["display_name"], listed["reporter"]["display_name"],
+            listed["reason"]) == (pupil_name, pa_name, "Insults")
+    assert listed["context"] == {
+        "section": "activities", "page_id": page, "page_title": "Rivers of Europe",
+        "app_id": forum, "app_kind": "forum", "app_title": "Questions",
+        "within": {"type": "forum_thread", "id": thread["id"], "title": "Floods",
+                   "opening": False},
+    }
+    contexts = {}
+    for object_type, object_id in (("forum_reply", opening), ("comment", comment),
+                                   ("chat_message", message), ("wall_post", wall)):
+        made = ta.ok("POST", "reports", json={"object_type": object_type,
+                                              "object_id": object_id})
+        contexts[object_type] = made["context"]
+    assert contexts["forum_reply"]["within"]["opening"] is True
+    assert contexts["comment"]["within"] == {"type": "blog_post", "id": post,
+                                             "title": "Our trip"}
+    assert contexts["comment"]["app_kind"] == "blog"
+    assert contexts["chat_message"] == {
+        "section": "chat", "page_id": None, "page_title": None, "app_id": None,
+        "app_kind": None, "app_title": None,
+        "within": {"type": "chat_room", "id": room["id"], "title": room["name"]}}
+    within_wall = contexts["wall_post"]["within"]
+    assert within_wall["type"] == "wall" and within_wall["member"]["name"] == pa.name
+
+    # The log says who did what to what, and where.
+    ta.ok("POST", "moderation", json={"object_type": "forum_reply", "object_id": reply,
+                                      "action": "hide", "report_id": report["id"]})
+    entry = ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"][0]
+    assert (entry["action"], entry["object_id"], entry["hidden"]) == ("hide", reply, True)
+    assert entry["author"]["display_name"] == pupil_name
+    assert entry["context"]["within"]["title"] == "Floods"
+    assert entry["context"]["page_title"] == "Rivers of Europe"
+
+
+def test_acting_from_the_queue_closes_every_report_on_the_item(world):
+    """Two members reported the same reply: one Hide closes both, and Unhide and Delete
+    close the reports made since; each action is one log entry."""
+    ta, teacher = world.as_("teacher_admin"), world.as_("teacher")
+    forum = world.new_app("forum")
+    thread = world.as_("pupil_admin").ok("POST", f"apps/{forum}/threads",
+                                         json={"title": "T", "body": "Opening"})
+    reply = world.as_("pupil").ok("POST", f"threads/{thread['id']}/replies",
+                                  json={"body": "Nasty"})["id"]
+    target = {"object_type": "forum_reply", "object_id": reply}
+
+    def report(role: str) -> int:
+        return world.as_(role).ok("POST", "reports", json=target)["id"]
+
+    def open_reports() -> list[int]:
+        return [r["id"] for r in teacher.ok("GET", f"spaces/{world.slug}/reports")["items"]]
+
+    first, second = report("visitor"), report("pupil_admin")
+    assert open_reports() == [second, first]
+    teacher.ok("POST", "moderation", json={**target, "action": "hide", "report_id": first})
+    assert open_reports() == []
+    resolved = {r["id"]: r for r in teacher.ok(
+        "GET", f"spaces/{world.slug}/reports?status=resolved")["items"]}
+    assert {resolved[i]["resolved_by"]["name"] for i in (first, second)} == {teacher.name}
+
+    third = report("teacher_admin")  # moderators see hidden items and may report them
+    teacher.ok("POST", "moderation", json={**target, "action": "unhide"})
+    assert third not in open_reports()
+    report("visitor")
+    teacher.ok("POST", "moderation", json={**target, "action": "delete", "report_id": None})
+    assert open_reports() == []
+    log = ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"]
+    assert [(e["action"], e["moderator"]["name"], e["object_id"]) for e in log] == [
+        ("delete", teacher.name, reply), ("unhide", teacher.name, reply),
+        ("hide", teacher.name, reply)]
+    assert log[0]["exists"] is False and log[0]["context"] is None
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_moderation_queue_widget(world, language):
+    """The member view's Moderation tool, as a kernel runs it: the reported text in
+    context, Hide and Dismiss through the service, the log for the teacher administrator,
+    a polite refusal for a pupil, in the member's language."""
+    from twinspace_kernel import i18n
+    from twinspace_kernel.apps.moderation import ModerationQueue
+
+    words = {
+        "en": {"hide": "Hide", "dismiss": "Dismiss", "empty": "No open reports",
+               "hidden": "Hidden: only moderators see it now.", "log": "Moderation log",
+               "refused": "Sorry, this page is not available to you.",
+               "thread": "in the thread “Floods”", "action": "Hidden"},
+        "fr": {"hide": "Masquer", "dismiss": "Classer", "empty": "Aucun signalement ouvert",
+               "hidden": "Masqué : seuls les modérateurs le voient désormais.",
+               "log": "Journal de modération",
+               "refused": "Désolé, cette page ne vous est pas accessible.",
+               "thread": "dans la discussion « Floods »", "action": "Masqué"},
+    }[language]
+    i18n.set_language(language)
+    try:
+        pa, pupil = world.as_("pupil_admin"), world.as_("pupil")
+        forum = world.add_app(world.add_page("activities", "Rivers"), "forum")
+        thread = pa.ok("POST", f"apps/{forum}/threads", json={"title": "Floods", "body": "?"})
+        rude = pupil.ok("POST", f"threads/{thread['id']}/replies",
+                        json={"body": "You are all **stupid**"})["id"]
+        fine = pupil.ok("POST", f"threads/{thread['id']}/replies",
+                        json={"body": "Rivers are nice"})["id"]
+        for reply, reason in ((rude, "Insults"), (fine, "")):
+            pa.ok("POST", "reports", json={"object_type": "forum_reply", "object_id": reply,
+                                           "reason": reason})
+
+        queue = ModerationQueue(world.slug, client=world.client("teacher_admin"))
+        assert queue.banner.layout.display == "none", queue.banner.value
+        by_id = {item.object_id: item for item in queue.items}
+        assert set(by_id) == {rude, fine}
+        shown = by_id[rude].description.value
+        assert "You are all stupid" in shown and "**" not in shown
+        assert words["thread"] in shown and "Insults" in shown
+        assert by_id[rude].hide_button.description == words["hide"]
+        by_id[rude].note_input.value = "Not kind"
+        by_id[rude].hide_button.click()
+        assert words["hidden"] in queue.banner.value
+        assert [item.object_id for item in queue.items] == [fine]
+        seen = pupil.ok("GET", f"threads/{thread['id']}")["replies"]["items"]
+        assert [r["id"] for r in seen if r["id"] in (rude, fine)] == [fine]
+        # The log, for the teacher administrator: who, what, to what, why.
+        assert words["log"] in queue.log_part.children[0].value
+        log = queue.log_table.value
+        assert words["action"] in log and "You are all stupid" in log and "Not kind" in log
+
+        assert queue.items[0].dismiss_button.description == words["dismiss"]
+        queue.items[0].dismiss_button.click()
+        assert queue.items == []
+        assert words["empty"] in queue.reports_box.children[0].value
+        assert world.as_("teacher_admin").ok(
+            "GET", f"spaces/{world.slug}/reports")["items"] == []
+
+        # A plain teacher moderates but does not see the log.
+        teacher_view = ModerationQueue(world.slug, client=world.client("teacher"))
+        assert teacher_view.log_part not in teacher_view.body.children
+        # A pupil opening the tool: the polite refusal, nothing of the queue.
+        refused = ModerationQueue(world.slug, client=world.client("pupil"))
+        assert words["refused"] in refused.banner.value
+        assert refused.body.children == () and refused.title.value == ""
+    finally:
+        i18n.set_language("en")

@@ -171,3 +171,76 @@ def test_cooperation_report_counts_cross_school_work(site):
                                       "action": "hide"})
     again = ta.ok("GET", f"spaces/{world.slug}/cooperation-report")
     assert again["cross_school"]["comments"] == 1
+
+
+# --- a teacher and the data of the pupils they manage (F35) -----------------------------------
+
+# (the teacher's own pupil, a pupil the teacher administrator created): export and erase.
+EXPECT_PUPIL_DATA = {"teacher_admin": (200, 200), "teacher": (200, 403),
+                     "pupil_admin": (403, 403), "pupil": (403, 403), "visitor": (403, 403),
+                     "outsider": (403, 403), "public": (401, 401)}
+
+
+def class_pupils(world) -> tuple[str, str]:
+    """Two new pupils of the space: one the teacher created, one the teacher administrator."""
+    path = f"spaces/{world.slug}/pupils"
+    own = world.as_("teacher").ok("POST", path, json={"names": ["Tia Own"]})["items"][0]
+    other = world.as_("teacher_admin").ok("POST", path, json={"names": ["Olga Other"]})
+    return own["name"], other["items"][0]["name"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pupil_export_every_role(world, role):
+    caller = world.as_(role)
+    for pupil, expect in zip(class_pupils(world), EXPECT_PUPIL_DATA[role], strict=True):
+        r = caller.get(f"spaces/{world.slug}/pupils/{pupil}/export", expect=expect)
+        if expect == 200:
+            assert r.headers["Content-Disposition"] == (
+                f'attachment; filename="twinspace-{pupil}.json"')
+            assert r.json()["account"]["name"] == pupil
+        else:
+            assert r.json()["message"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pupil_erase_every_role(world, role):
+    caller, ta = world.as_(role), world.as_("teacher_admin")
+    for pupil, expect in zip(class_pupils(world), EXPECT_PUPIL_DATA[role], strict=True):
+        r = caller.delete(f"spaces/{world.slug}/pupils/{pupil}", json={"confirm": pupil},
+                          expect=expect)
+        members = [mb["name"] for mb in ta.ok("GET", f"spaces/{world.slug}/members")["items"]]
+        if expect == 200:
+            assert r.json()["name"] == pupil
+            assert pupil not in members
+        else:
+            assert r.json()["message"]
+            assert pupil in members
+
+
+def test_teacher_downloads_then_erases_their_pupils_data(world, site):
+    teacher, ta = world.as_("teacher"), world.as_("teacher_admin")
+    name, _other = class_pupils(world)
+    pupil = site.caller(name)
+    app = world.new_app("blog")
+    post = pupil.ok("POST", f"apps/{app}/posts", json={"title": "Our river", "body": "Clean"})
+    pupil.ok("PUT", "me/profile", json={"hobbies": "Kayak"})
+    doc = teacher.ok("GET", f"spaces/{world.slug}/pupils/{name}/export")
+    assert [p["title"] for p in doc["blog_posts"]] == ["Our river"]
+    assert doc["profile"]["hobbies"] == "Kayak"
+
+    # Not a pupil, not in the space, a wrong confirmation: refused, nothing lost.
+    teacher.get(f"spaces/{world.slug}/pupils/{ta.name}/export", expect=404)
+    teacher.delete(f"spaces/{world.slug}/pupils/{ta.name}", json={"confirm": ta.name},
+                   expect=404)
+    teacher.delete(f"spaces/{world.slug}/pupils/{name}", json={"confirm": "tia"}, expect=400)
+    teacher.delete(f"spaces/{world.slug}/pupils/{name}", json={}, expect=400)
+    assert pupil.ok("GET", "me/profile")["hobbies"] == "Kayak"
+
+    answer = teacher.ok("DELETE", f"spaces/{world.slug}/pupils/{name}", json={"confirm": name})
+    assert answer["name"] == name
+    # This test hub gives the service no right to delete hub users: it says so.
+    assert answer["hub_user_removed"] is False
+    pupil.get("me/export", expect=403)
+    kept = ta.ok("GET", f"posts/{post['id']}")
+    assert (kept["title"], kept["author"]) == ("Our river", None)
+    teacher.get(f"spaces/{world.slug}/pupils/{name}/export", expect=404)

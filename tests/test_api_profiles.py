@@ -258,3 +258,39 @@ def test_wall_activity_sections(world, db_url):
         .order_by(m.ActivityEvent.id)
     )))
     assert [r[0] for r in rows] == ["pupils_corner", "home"]
+
+
+# --- school and country on the profile; managing a pupil's data ---------------------------
+
+
+def test_school_and_country_are_edited_with_the_profile(world):
+    pupil, ta = world.as_("pupil"), world.as_("teacher_admin")
+    pupil.ok("PUT", "me/profile", json={"about": "Before"})
+    answer = pupil.ok("PUT", "me/profile",
+                      json={"school": "  Gimnazjum\nnr 3 ", "country": "PL", "about": "After"})
+    assert (answer["school"], answer["country"], answer["about"]) == (
+        "Gimnazjum nr 3", "PL", "After")
+    assert pupil.ok("GET", "me")["user"]["school"] == "Gimnazjum nr 3"
+    seen = ta.ok("GET", f"spaces/{world.slug}/members/{pupil.name}/profile")
+    assert (seen["school"], seen["country"]) == ("Gimnazjum nr 3", "PL")
+    # Bad input: a clear message, and nothing of the request is saved.
+    r = pupil.put("me/profile", json={"about": "Lost?", "school": "x" * 161}, expect=400)
+    assert "school" in r.json()["message"]
+    pupil.put("me/profile", json={"about": "Lost?", "country": 7}, expect=400)
+    kept = pupil.ok("GET", "me/profile")
+    assert (kept["about"], kept["school"]) == ("After", "Gimnazjum nr 3")
+
+
+def test_profile_says_who_may_manage_a_pupils_data(world):
+    path = f"spaces/{world.slug}/pupils"
+    own = world.as_("teacher").ok("POST", path, json={"names": ["Tia Own"]})["items"][0]["name"]
+
+    def may(role, name):
+        profile = world.as_(role).ok("GET", f"spaces/{world.slug}/members/{name}/profile")
+        return profile["may_manage_data"]
+
+    pupil = world.as_("pupil").name  # made by the hub administrator
+    assert may("teacher_admin", own) is True and may("teacher_admin", pupil) is True
+    assert may("teacher", own) is True and may("teacher", pupil) is False
+    assert may("pupil", own) is False and may("pupil_admin", own) is False
+    assert may("pupil", world.as_("teacher").name) is False

@@ -344,7 +344,7 @@ def test_forged_archive_does_not_borrow_authors(world, site):
 def read_zip(data: bytes) -> tuple[dict, dict[str, bytes]]:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         manifest = json.loads(zf.read("space.json"))
-        files = {n: zf.read(n) for n in zf.namelist() if n.startswith("files/")}
+        files = {n: zf.read(n) for n in zf.namelist() if n.startswith(("files/", "notebooks/"))}
     return manifest, files
 
 
@@ -414,7 +414,24 @@ MALICIOUS = {
     "file damaged": (_damaged_file, "checksum"),
     "photo with location data": (_exif_photo, "metadata"),
     "not a zip": (lambda mf, f: PDF, "not a readable ZIP"),
+    "notebook not JSON": (lambda mf, f: make_zip(mf, _notebook(f, b"{not json")),
+                          "not a notebook Jupyter can read"),
+    "notebook not nbformat": (lambda mf, f: make_zip(mf, _notebook(f, b'{"cells": 3}')),
+                              "not a notebook Jupyter can read"),
+    "notebook of no page": (lambda mf, f: make_zip(mf, f, [
+        ("notebooks/activities/nowhere.ipynb", next(iter(_notebook(f, None).values())))]),
+        "belongs to no page"),
+    "notebook missing": (lambda mf, f: make_zip(mf, {
+        n: d for n, d in f.items() if n != "notebooks/home/home.ipynb"}), "lacks notebooks/"),
 }
+
+
+def _notebook(files, data):
+    """The Exchange page's notebook replaced by `data` (None: just that entry)."""
+    name = "notebooks/activities/exchange.ipynb"
+    if data is None:
+        return {name: files[name]}
+    return {**files, name: data}
 
 
 @pytest.mark.parametrize("case", MALICIOUS)
@@ -516,3 +533,167 @@ def test_copy_by_its_administrator_keeps_every_page(world, site):
     check(ta.post(f"spaces/{world.slug}/copy", json={"slug": slug}), 409)
     check(ta.post(f"spaces/{world.slug}/copy", json={}), 400)
     check(ta.post("spaces/no-such-space-here/copy", json={"slug": unique("tpl")}), 404)
+
+
+# --------------------------------------------------------------------------- page notebooks
+
+
+def page_notebook_path(site, slug: str, section: str, page_slug: str) -> Path:
+    return Path(site.hub.data_dir) / "spaces" / slug / section / f"{page_slug}.ipynb"
+
+
+def add_own_cells(caller, site, slug: str, page: dict) -> None:
+    """A teacher saves the page notebook with their own cells (as JupyterLab does)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell
+
+    from twinspace_kernel.volume import safe_name
+
+    path = page_notebook_path(site, slug, page["section"], page["slug"])
+    nb = nbformat.read(path, as_version=4)
+    first_app = next(i for i, c in enumerate(nb.cells) if "app_id" in c.metadata.get(
+        "twinspace", {}))
+    nb.cells.insert(first_app + 1, new_markdown_cell(f"Between apps on **{page['title']}**."))
+    nb.cells.append(new_code_cell(f"print('teacher code of {page['title']}')"))
+    name = safe_name(page["title"]) + ".ipynb"
+    caller.ok("PUT", f"volume/{slug}/{page['section']}/{name}", data=nbformat.writes(nb).encode())
+
+
+def notebook_content(site, slug: str, page: dict) -> list:
+    """The notebook as members see it, up to ids: app cells by kind, other cells as they are."""
+    import nbformat
+
+    nb = nbformat.read(page_notebook_path(site, slug, page["section"], page["slug"]),
+                       as_version=4)
+    assert nb.metadata["twinspace"]["page_id"] == page["id"]
+    assert nb.metadata["twinspace"]["space"] == slug
+    apps = iter(page["apps"])
+    content = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("twinspace", {})
+        if "app_id" in meta:
+            app = next(apps)  # application cells point at this page's own apps, in order
+            assert (meta["app_id"], meta["kind"]) == (app["id"], app["kind"])
+            assert f"show({app['id']})" in cell.source
+            content.append(("app", meta["kind"]))
+        elif meta.get("role") == "tools":
+            assert f"'{slug}'" in cell.source and str(page["id"]) in cell.source
+            content.append(("tools",))
+        else:
+            content.append((cell.cell_type, cell.source))
+    assert next(apps, None) is None
+    return content
+
+
+def test_round_trip_keeps_teachers_own_cells_in_page_notebooks(world, site):
+    """Export, then import as another slug: pages, applications, content and every page
+    notebook (teachers' own cells in place, app cells re-pointed) come back equal."""
+    import nbformat
+
+    rich_space(world, site)
+    ta = world.as_("teacher_admin")
+    old = pages_with_apps(ta, world.slug)
+    edited = [p for p in old if p["title"] in ("Exchange", "Staff only", "Home")]
+    for page in edited:
+        add_own_cells(ta, site, world.slug, page)
+    data = export(world)
+
+    manifest, entries = read_zip(data)
+    exchange = next(p for p in manifest["pages"] if p["title"] == "Exchange")
+    assert exchange["notebook"] == "notebooks/activities/exchange.ipynb"
+    archived = nbformat.reads(entries[exchange["notebook"]].decode(), as_version=4)
+    # No id of this hub travels in a notebook: they are placeholders, like a template's.
+    assert all("app_id" not in c.metadata.get("twinspace", {}) for c in archived.cells)
+    assert "print('teacher code of Exchange')" in [c.source for c in archived.cells]
+    assert {n for n in entries if n.startswith("notebooks/")} == {
+        f"notebooks/{p['section']}/{p['slug']}.ipynb" for p in old}
+
+    importer = site.account("teacher", prefix="imp")
+    slug = unique("imp")
+    body = check_created(import_zip(importer, data, slug))
+    assert body["imported"]["pages"] == len(old)
+    new = pages_with_apps(importer, slug)
+    assert shape(new) == shape(old)
+
+    def by_key(pages):
+        return {(p["section"], p["slug"]): p for p in pages}
+
+    olds, news = by_key(old), by_key(new)
+    for key, page in olds.items():
+        assert notebook_content(site, slug, news[key]) == notebook_content(
+            site, world.slug, page), key
+    own = notebook_content(site, slug, news[("activities", "exchange")])
+    assert own.index(("markdown", "Between apps on **Exchange**.")) == 2  # title, 1st app
+    assert own[-2:] == [("tools",), ("code", "print('teacher code of Exchange')")]
+
+    # The content itself, up to ids and owners' memberships.
+    def content(caller, pages):
+        out = {}
+        for page in pages:
+            for app in page["apps"]:
+                key = (page["section"], page["slug"], app["position"], app["kind"])
+                if app["kind"] == "blog":
+                    out[key] = [(p["title"], p["body"], [c["body"] for c in caller.ok(
+                        "GET", f"posts/{p['id']}/comments")["items"]])
+                        for p in caller.ok("GET", f"apps/{app['id']}/posts")["items"]]
+                elif app["kind"] == "forum":
+                    out[key] = [(t["title"], [r["body"] for r in caller.ok(
+                        "GET", f"threads/{t['id']}/replies")["items"]])
+                        for t in caller.ok("GET", f"apps/{app['id']}/threads")["items"]]
+                elif app["kind"] == "wiki":
+                    out[key] = [(w["title"], caller.ok("GET", f"wiki/{w['id']}")["text"])
+                                for w in caller.ok("GET", f"apps/{app['id']}/wiki")["items"]]
+                elif app["kind"] == "web_content":
+                    out[key] = caller.ok("GET", f"apps/{app['id']}/content")["html"]
+        return out
+
+    assert content(importer, new) == content(ta, old)
+    assert content(ta, old)  # (it compared something)
+
+    # Export the import again: the same notebooks come out.
+    again = importer.get(f"spaces/{slug}/export", expect=200).content
+    _, entries_again = read_zip(again)
+    for name, data_ in entries.items():
+        if name.startswith("notebooks/"):
+            first = nbformat.reads(data_.decode(), as_version=4)
+            second = nbformat.reads(entries_again[name].decode(), as_version=4)
+            assert [(c.cell_type, c.source) for c in second.cells] == [
+                (c.cell_type, c.source) for c in first.cells], name
+
+
+def check_created(r) -> dict:
+    check(r, 201)
+    return r.json()
+
+
+def test_template_copy_keeps_the_pages_notebooks(world, site):
+    rich_space(world, site)
+    ta = world.as_("teacher_admin")
+    old = pages_with_apps(ta, world.slug)
+    exchange = next(p for p in old if p["title"] == "Exchange")
+    add_own_cells(ta, site, world.slug, exchange)
+    slug = unique("tpl")
+    check_created(ta.post(f"spaces/{world.slug}/copy", json={"slug": slug, "title": "Copy"}))
+    new = pages_with_apps(ta, slug)
+    copied = next(p for p in new if p["title"] == "Exchange")
+    assert notebook_content(site, slug, copied) == notebook_content(site, world.slug, exchange)
+
+
+def test_hub_side_export_and_import_for_a_teacher(world, site):
+    """The `twinspace` command's service exports any space and imports for a named teacher."""
+    data = site.admin.get(f"spaces/{world.slug}/export", expect=200).content
+    assert read_zip(data)[0]["space"]["founder"]
+    slug = unique("imp")
+    r = site.admin.post("spaces/import", data=data, params={"slug": slug})
+    check(r, 400)
+    assert "?owner=" in r.json()["message"]
+    owner = site.account("teacher", prefix="own")
+    body = check_created(site.admin.post("spaces/import", data=data,
+                                         params={"slug": slug, "owner": owner.name}))
+    assert body["slug"] == slug
+    assert [m["name"] for m in owner.ok("GET", f"spaces/{slug}/members")["items"]] == [owner.name]
+    pupil = world.as_("pupil")
+    check(site.admin.post("spaces/import", data=data,
+                          params={"slug": unique("imp"), "owner": pupil.name}), 400)
+    # A teacher may not import in someone else's name.
+    check(import_zip(world.as_("teacher"), data, unique("imp"), owner=owner.name), 403)

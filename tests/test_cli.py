@@ -141,6 +141,7 @@ def test_pupils_add_names_with_csv_and_sheet(hub, tw, tmp_path):
     partner = add_teacher(tw)
     slug = add_space(tw, founder)
     admin_client(hub).put(f"spaces/{slug}/members/{partner}", {"role": "teacher"})
+    as_member(hub, partner).patch("me", {"locale": "fr"})  # the sheet follows the teacher
     csv_path, sheet_path = tmp_path / "class.csv", tmp_path / "slips.html"
     code, out, err = tw("pupils", "add", slug, "--teacher", partner, "--names",
                         "Ana Lopez, Zoé Martin,<b>Bold</b> Kid", "--csv", str(csv_path),
@@ -157,6 +158,7 @@ def test_pupils_add_names_with_csv_and_sheet(hub, tw, tmp_path):
     sheet = sheet_path.read_text()
     assert sheet.count('class="slip"') == 3 and f"Space {slug}" in sheet
     assert hub.url.rstrip("/") in sheet and "&lt;b&gt;Bold&lt;/b&gt; Kid" in sheet
+    assert '<html lang="fr">' in sheet and "Mot de passe" in sheet
     # Created by the partner teacher: they see them as their own.
     listed = as_member(hub, partner).get(f"spaces/{slug}/pupils")["items"]
     assert {p["name"]: p["created_by"]["name"] for p in listed} == {
@@ -404,3 +406,100 @@ def test_console_scripts_are_installed():
         result = subprocess.run([str(bindir / script), "--help"], capture_output=True,
                                 text=True, cwd=REPO_ROOT, timeout=60)
         assert result.returncode == 0 and "user-env" in result.stdout
+
+
+# --- space export / import ---------------------------------------------------------------
+
+
+def test_space_export_and_import_round_trip(hub, tw, tmp_path):
+    """`twinspace space export` then `import --as`: progress bars, the same pages, content and
+    page notebooks (a teacher's own cells), and clear errors for what cannot work."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell
+
+    founder = add_teacher(tw)
+    slug = add_space(tw, founder)
+    teacher = as_member(hub, founder)
+    page = teacher.post(f"spaces/{slug}/pages", {"section": "activities", "title": "Rivers"})
+    blog = teacher.post(f"pages/{page['id']}/apps", {"kind": "blog", "title": "Diary"})
+    teacher.post(f"pages/{page['id']}/apps", {"kind": "wiki", "title": "Words"})
+    teacher.post(f"apps/{blog['id']}/posts", {"title": "Hello", "body": "From the river"})
+    spaces = Path(hub.data_dir) / "spaces"
+    nb = nbformat.read(spaces / slug / "activities" / f"{page['slug']}.ipynb", as_version=4)
+    nb.cells.insert(1, new_markdown_cell("Read the river's story first."))
+    nb.cells.append(new_code_cell("print('measure the water')"))
+    teacher.request("PUT", f"volume/{slug}/activities/Rivers.ipynb",
+                    data=nbformat.writes(nb).encode())
+
+    archive = tmp_path / "rivers.zip"
+    code, out, err = tw("space", "export", slug, str(archive))
+    assert code == 0, err
+    size = archive.stat().st_size
+    # The bar starts empty and ends full, in bytes of the archive.
+    assert f"[{'.' * 30}] 0 B / " in err
+    assert re.search(r"\[#{30}\] [\d.]+ [kM]?B / [\d.]+ [kM]?B", err), err
+    assert f"Exported {slug} to {archive}" in out
+    assert not list(tmp_path.glob(".*.part"))
+    code, out, err = tw("space", "export", slug, str(archive))
+    assert code == 1 and "exists already" in err and "--overwrite" in err
+    code, out, err = tw("space", "export", slug, str(archive), "--overwrite")
+    assert code == 0, err
+    code, out, err = tw("space", "export", "no-such-space-here", str(tmp_path / "x.zip"))
+    assert code == 1 and "no-such-space-here" in err and not (tmp_path / "x.zip").exists()
+
+    new = unique("cli")
+    code, out, err = tw("space", "import", str(archive), "--as", new)
+    assert code == 0, err
+    assert re.search(r"\[#{30}\] [\d.]+ [kM]?B / [\d.]+ [kM]?B", err), err
+    assert f"as {new} (Space {slug}); {founder} is its teacher administrator" in out
+    assert "1 posts" in out
+    assert size > 0
+
+    # The same pages and content, and the page notebook with the teacher's cells.
+    def pages_of(space):
+        found = teacher.get(f"spaces/{space}/pages")["items"]
+        return sorted((p["section"], p["slug"], p["title"],
+                       tuple((a["kind"], a["title"]) for a in teacher.get(
+                           f"pages/{p['id']}")["apps"])) for p in found)
+
+    assert pages_of(new) == pages_of(slug)
+    rivers = next(p for p in teacher.get(f"spaces/{new}/pages")["items"]
+                  if p["title"] == "Rivers")
+    apps = teacher.get(f"pages/{rivers['id']}")["apps"]
+    posts = teacher.get(f"apps/{apps[0]['id']}/posts")["items"]
+    assert [(p["title"], p["body"]) for p in posts] == [("Hello", "From the river")]
+
+    def cells(space, page_slug):
+        book = nbformat.read(spaces / space / "activities" / f"{page_slug}.ipynb", as_version=4)
+        return [("app", c.metadata["twinspace"]["kind"]) if "app_id" in c.metadata.get(
+            "twinspace", {}) else (c.cell_type, c.source.splitlines()[0]) for c in book.cells]
+
+    assert cells(new, rivers["slug"]) == cells(slug, page["slug"])
+    assert ("markdown", "Read the river's story first.") in cells(new, rivers["slug"])
+    imported = nbformat.read(spaces / new / "activities" / f"{rivers['slug']}.ipynb",
+                             as_version=4)
+    shown = [c.source for c in imported.cells if "app_id" in c.metadata.get("twinspace", {})]
+    assert [f"show({a['id']})" in s for a, s in zip(apps, shown, strict=True)] == [True, True]
+
+    # The slug is taken; the file is missing; the file is not an archive of ours.
+    code, out, err = tw("space", "import", str(archive), "--as", new)
+    assert code == 1 and f"A space called {new} already exists" in err and "--as SLUG" in err
+    code, out, err = tw("space", "import", str(tmp_path / "missing.zip"))
+    assert code == 1 and "There is no file" in err
+    not_ours = tmp_path / "notes.zip"
+    not_ours.write_bytes(b"just some text")
+    code, out, err = tw("space", "import", str(not_ours))
+    assert code == 1 and "is not a TwinSpace space export (not a ZIP archive)" in err
+    # An archive whose notebook is damaged: refused by the service, nothing created.
+    import zipfile
+
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(damaged, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, b"{broken" if item.filename.endswith(f"{page['slug']}.ipynb")
+                         else data)
+    other = unique("cli")
+    code, out, err = tw("space", "import", str(damaged), "--as", other)
+    assert code == 1 and "is not a notebook Jupyter can read" in err
+    assert other not in {s["slug"] for s in admin_client(hub).get("spaces", all=1)["items"]}

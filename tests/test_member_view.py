@@ -9,23 +9,18 @@ the browser checks drive Debian's Chromium through Playwright.
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import time
 from urllib.parse import quote
 
 import nbformat
 import pytest
 import requests
-from browser import CHROMIUM, launch_chromium
-from hubproc import TwinSpaceHub, browser_login, isolated_hub
+from browser import log_in as log_in_browser
+from browser import wait_for
+from hubproc import HubWorld, TwinSpaceHub, isolated_hub, log_in_until_served
 from twinspace_hub.spawner import KERNEL_CULLING, write_server_config
 
-SPAWN_TIMEOUT = 180
-# What a page open may take on a busy test machine (a server start, a kernel start).
-BROWSER_WAIT_MS = 150_000
-PASSWORD = "correct horse battery"
+PASSWORD = HubWorld.PASSWORD
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(900)]
 
@@ -33,23 +28,17 @@ pytestmark = [pytest.mark.hub, pytest.mark.timeout(900)]
 # --- the hub and its people ----------------------------------------------------------------
 
 
-class World:
+class World(HubWorld):
     """The module's hub with one space: a founder, a second teacher, pupils, pages."""
 
     def __init__(self, hub: TwinSpaceHub):
-        self.hub = hub
-        self.admin = {"Authorization": f"token {hub.tokens['twinspace-admin']}"}
-        tag = secrets.token_hex(3)
+        super().__init__(hub)
+        tag = self.tag
         self.slug = f"view-{tag}"
         self.founder = f"founder{tag}"
         self.loner = f"loner{tag}"
-        for name, display in ((self.founder, "Fiona Founder"), (self.loner, "Lou Loner")):
-            self.call("POST", "users", self.admin, json={
-                "name": name, "kind": "teacher", "display_name": display,
-                "password": PASSWORD, "school": "Lycée A", "country": "FR",
-            })
-            hub.create_user(name)
-        self.teacher = {"Authorization": f"token {hub.token_for(self.founder)}"}
+        self.teacher = self.add_teacher(self.founder, "Fiona Founder")
+        self.add_teacher(self.loner, "Lou Loner")
         self.call("POST", "spaces", self.teacher,
                   json={"slug": self.slug, "title": "River project", "starter": True})
         self.second_slug = f"other-{tag}"
@@ -61,18 +50,9 @@ class World:
         self.pupils = self.call("POST", f"spaces/{self.slug}/pupils", self.teacher,
                                 json={"names": ["Ana Lopez", "Ben Ng", "Cleo Diaz"]})["items"]
 
-    def call(self, method: str, path: str, headers: dict, **kwargs) -> dict:
-        r = requests.request(method, f"{self.hub.api_base}{path}", headers=headers,
-                             timeout=60, **kwargs)
-        assert r.status_code < 300, (method, path, r.status_code, r.text)
-        return r.json() if r.content else {}
-
     def pages(self, section: str, slug: str | None = None) -> list[dict]:
         return self.call("GET", f"spaces/{slug or self.slug}/pages", self.teacher,
                          params={"section": section})["items"]
-
-    def view_url(self, name: str, path: str = "") -> str:
-        return f"{self.hub.url}user/{name}/twinspace/{path}"
 
 
 @pytest.fixture(scope="module")
@@ -83,16 +63,7 @@ def world():
 
 def log_in(world: World, name: str, password: str) -> tuple[requests.Session, requests.Response]:
     """Log in through the hub's form and follow on to wherever the hub sends a member."""
-    session = browser_login(world.hub, name, password)
-    assert session.login_response.status_code == 302, session.login_response.text[:500]
-    started = time.monotonic()
-    r = session.get(world.hub.url + "hub/", timeout=120)
-    while "spawn-pending" in r.url:
-        assert r.status_code < 500, f"the spawn failed\n{world.hub.log[-6000:]}"
-        assert time.monotonic() - started < SPAWN_TIMEOUT, world.hub.log[-6000:]
-        time.sleep(0.5)
-        r = session.get(r.url, timeout=120)
-    return session, r
+    return log_in_until_served(world.hub, name, password)
 
 
 def page_id_of(url: str) -> int:
@@ -224,41 +195,15 @@ def test_a_member_without_a_space_is_told_so(world):
 # --- in the browser ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed: make chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
 def browser_log_in(browser, world: World, name: str, password: str):
     """A fresh browser context logged in through the hub's login form; returns its page."""
-    context = browser.new_context()
-    context.set_default_timeout(BROWSER_WAIT_MS)
-    page = context.new_page()
-    page.goto(world.hub.url + "hub/login")
-    page.fill("#username_input", name)
-    page.fill("#password_input", password)
-    page.click("#login_submit")
-    return page
+    return log_in_browser(browser, world.hub, name, password, landed=False)
 
 
 def live_kernels(page, world: World, name: str) -> list[dict]:
     r = page.request.get(f"{world.hub.url}user/{name}/api/kernels")
     assert r.ok, r.text()
     return r.json()
-
-
-def wait_for(condition, what: str, timeout: float = 120) -> None:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"not reached: {what}"
-        time.sleep(0.25)
 
 
 def test_a_pupil_browses_the_space(world, browser):
@@ -330,4 +275,69 @@ def test_a_teacher_sees_manage_pages_on_an_activities_page(world, browser):
     assert current.inner_text() == "Teachers' Room"
     assert page.locator("nav.ts-nav a.ts-lab").get_attribute("href") == (
         f"/user/{world.founder}/lab/tree/TwinSpace/Another%20project/Teachers%27%20Room")
+    page.context.close()
+
+
+def test_tools_are_linked_by_role_and_refused_to_strangers(world, browser):
+    # Handler level: a tool page of a space the member is not in is refused politely.
+    session, _landing = log_in(world, world.loner, PASSWORD)
+    r = session.get(world.view_url(world.loner, f"tool/profile/{world.slug}"), timeout=120)
+    assert r.status_code == 403 and "Sorry, you may not see this page" in r.text
+
+    # A pupil's bar offers their profile only; the founder's every tool of the space.
+    pupil = world.pupils[0]
+    page = browser_log_in(browser, world, pupil["name"], pupil["password"])
+    tools = page.locator("nav.ts-nav .ts-tools a")
+    tools.first.wait_for()
+    assert tools.all_inner_texts() == ["My profile"]
+    assert tools.first.get_attribute("href") == (
+        f"/user/{pupil['name']}/twinspace/tool/profile/{world.slug}")
+    page.context.close()
+
+    page = browser_log_in(browser, world, world.founder, PASSWORD)
+    page.wait_for_selector("nav.ts-nav .ts-tools a")
+    assert page.locator("nav.ts-nav .ts-tools a").all_inner_texts() == [
+        "My profile", "Moderation", "Quality report", "Space settings", "New space"]
+    # An address naming no tool: the bar, no section current, and a polite sentence.
+    page.goto(world.view_url(world.founder, f"tool/no-such-tool/{world.slug}"))
+    page.wait_for_selector("text=This page does not exist (any more)")
+    assert page.locator("nav.ts-nav .ts-sections a[aria-current=page]").count() == 0
+    assert page.title() == "River project – TwinSpace"
+    page.context.close()
+
+
+def test_jupyterlab_follows_the_language_switch(world, browser):
+    pupil = world.pupils[1]
+    page = browser_log_in(browser, world, pupil["name"], pupil["password"])
+    page.locator("nav.ts-nav .ts-lang a[lang=fr]").click()
+    # At once, without a server restart: the same page again, in French.
+    page.wait_for_selector("nav.ts-nav .ts-sections a:has-text('Accueil')")
+    assert page.locator(".ts-lang a[aria-current=true]").inner_text() == "Français"
+    # JupyterLab follows (its French language pack is in the members' environment).
+    page.goto(f"{world.hub.url}user/{pupil['name']}/lab")
+    page.wait_for_selector("#jp-menu-panel >> text=Fichier")
+    page.goto(world.view_url(pupil["name"]))
+    page.locator("nav.ts-nav .ts-lang a[lang=en]").click()
+    page.wait_for_selector("nav.ts-nav .ts-sections a:has-text('Home')")
+    page.goto(f"{world.hub.url}user/{pupil['name']}/lab")
+    page.wait_for_selector("#jp-menu-panel >> text=File")
+    page.context.close()
+
+
+def test_a_space_made_after_the_server_started_opens_at_once(world, browser):
+    page = browser_log_in(browser, world, world.founder, PASSWORD)
+    page.wait_for_selector("nav.ts-nav")
+    # Made while the founder's server runs: its Unix groups do not hold the new space's.
+    slug = f"fresh-{world.tag}"
+    world.call("POST", "spaces", world.teacher, json={"slug": slug, "title": "Fresh project"})
+    [home] = world.pages("home", slug)
+    page.goto(world.view_url(world.founder, f"space/{slug}"))
+    page.wait_for_url(world.view_url(world.founder, f"page/{home['id']}"))
+    page.wait_for_selector("nav.ts-nav .ts-space:has-text('Fresh project')")
+    page.wait_for_selector(".twinspace-members >> text=Fiona Founder")
+    # Still only what the service allows: a pupil of the first space gets nothing of it.
+    pupil = world.pupils[0]
+    session, _landed = log_in(world, pupil["name"], pupil["password"])
+    r = session.get(world.view_url(pupil["name"], f"page/{home['id']}"), timeout=120)
+    assert r.status_code == 403 and "Fresh project" not in r.text
     page.context.close()

@@ -60,7 +60,19 @@ def test_capitals_are_marked():
 
 def test_empty_list_is_a_page_without_slips():
     html = credentials_sheet([], hub_url="h", space_title="s")
-    assert "0 pupil(s) on 0 A4 page(s)" in html and 'class="slip"' not in html
+    assert "0 pupils · 0 A4 pages." in html and 'class="slip"' not in html
+
+
+def test_the_sheet_speaks_the_teachers_language():
+    pupils = [{"display_name": "Ana Lopez", "name": "ana", "password": "Tiger7"}]
+    html = credentials_sheet(pupils, hub_url="https://hub.example", space_title="Rivière",
+                             language="fr")
+    assert '<html lang="fr">' in html
+    for text in ("Identifiants des élèves — Rivière", "élève · 1 page A4.", "Mot de passe",
+                 "Connexion sur https://hub.example", ">Imprimer</button>", "MAJUSCULES"):
+        assert text in html
+    german = credentials_sheet(pupils, hub_url="h", space_title="s", language="de")
+    assert '<html lang="de">' in german and "Passwort" in german and "1 Schüler" in german
 
 
 def print_to_pdf(html: str, tmp_path: Path) -> Path:

@@ -95,7 +95,22 @@ def title_cell(title: str) -> NotebookNode:
 
 
 def _title_source(title: str) -> str:
-    return f"# {_one_line(title)}"
+    return f"# {markdown_text(_one_line(title))}"
+
+
+# Backslash escapes every ASCII punctuation mark in CommonMark: none of them then starts a
+# link, an emphasis or any other construct. "<" and "&" become entities, so no renderer
+# (nbconvert's mistune, JupyterLab's marked) ever sees a tag in what somebody typed.
+_MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;"}
+_MARKDOWN_PUNCTUATION = frozenset("!#$%'()*+,-./:;=?@[\\]^_`{|}~")
+
+
+def markdown_text(text: str) -> str:
+    """`text` as literal Markdown: shown exactly as typed, never markup (titles etc.)."""
+    return "".join(
+        _MARKDOWN_ENTITIES.get(ch) or (f"\\{ch}" if ch in _MARKDOWN_PUNCTUATION else ch)
+        for ch in text
+    )
 
 
 def tools_source(space: str, section: str, page_id: int) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from html import escape
 
+from .i18n import current_language, pick_language, translations
+
 SLIPS_PER_PAGE = 10  # 2 columns x 5 rows
 
 # A4 is 210 x 297 mm; 10 mm margins leave 190 x 277 mm: 2 x 95 mm by 5 x 55 mm slips.
@@ -69,23 +71,24 @@ def password_html(password: str) -> str:
     return "".join(parts)
 
 
-def slip_html(pupil, *, hub_url: str, space_title: str) -> str:
+def slip_html(pupil, *, hub_url: str, space_title: str, language: str | None = None) -> str:
+    _ = translations(pick_language(language or current_language())).gettext
     full_name = _field(pupil, "display_name", "full_name")
     username = _field(pupil, "name", "username")
     password = _field(pupil, "password")
-    hint = "digits are blue and dotted"
+    hint = _("digits are blue and dotted")
     if any(ch.isupper() for ch in password):
-        hint += ", CAPITALS red and underlined"
+        hint = _("digits are blue and dotted, CAPITALS red and underlined")
     return (
         '<div class="slip">'
         f'<div class="space">TwinSpace: {escape(space_title)}</div>'
         f'<div class="who">{escape(full_name)}</div>'
-        f'<div><span class="label">Username</span>'
+        f'<div><span class="label">{escape(_("Username"))}</span>'
         f'<span class="login">{escape(username)}</span></div>'
-        f'<div><span class="label">Password</span>'
+        f'<div><span class="label">{escape(_("Password"))}</span>'
         f'<span class="password">{password_html(password)}</span></div>'
         f'<div class="hint">{escape(hint)}</div>'
-        f'<div class="hub">Log in at {escape(hub_url)}</div>'
+        f'<div class="hub">{escape(_("Log in at {address}").format(address=hub_url))}</div>'
         "</div>"
     )
 
@@ -96,32 +99,39 @@ def credentials_sheet(
     hub_url: str,
     space_title: str,
     school: str = "",
+    language: str | None = None,
 ) -> str:
     """A complete HTML page of slips (name, username, password, hub address, space).
 
     `pupils`: mappings (or objects) with display_name, name and password — what
     `POST spaces/{slug}/pupils` answers. Print it on A4: ten slips per page, cut on
-    the dashed lines.
+    the dashed lines. In `language` (the teacher's), else the current one.
     """
+    language = pick_language(language or current_language())
+    catalog = translations(language)
+    _ = catalog.gettext
     pupils = list(pupils)
-    slips = [slip_html(p, hub_url=hub_url, space_title=space_title) for p in pupils]
+    slips = [slip_html(p, hub_url=hub_url, space_title=space_title, language=language)
+             for p in pupils]
     sheets = [
         '<section class="sheet">' + "".join(slips[i:i + SLIPS_PER_PAGE]) + "</section>"
         for i in range(0, len(slips), SLIPS_PER_PAGE)
     ]
-    title = f"Pupils' logins — {space_title}" + (f" — {school}" if school else "")
+    title = _("Pupils' logins") + f" — {space_title}" + (f" — {school}" if school else "")
     pages = -(-len(pupils) // SLIPS_PER_PAGE)
+    count = catalog.ngettext("{n} pupil", "{n} pupils", len(pupils)).format(n=len(pupils))
+    sheets_count = catalog.ngettext("{n} A4 page", "{n} A4 pages", pages).format(n=pages)
+    advice = _("Keep this sheet private: the passwords are not shown anywhere else. Cut "
+               "along the dashed lines and hand each pupil their slip.")
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
+        f'<html lang="{language}"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title>"
         f"<style>{CSS}</style></head><body>"
         '<div class="screen">'
         f"<h1>{escape(title)}</h1>"
-        f"<p>{len(pupils)} pupil(s) on {pages} A4 page(s). Keep this sheet private: "
-        "the passwords are not shown anywhere else. Cut along the dashed lines and hand "
-        "each pupil their slip.</p>"
-        '<button type="button" onclick="window.print()">Print</button>'
+        f"<p>{escape(count)} · {escape(sheets_count)}. {escape(advice)}</p>"
+        f'<button type="button" onclick="window.print()">{escape(_("Print"))}</button>'
         "</div>"
         + "".join(sheets)
         + "</body></html>\n"

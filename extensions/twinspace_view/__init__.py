@@ -11,6 +11,7 @@ VIEW_ROUTES = (
     (r"/twinspace/space/(?P<slug>[^/]+)/?", "SectionHandler"),
     (r"/twinspace/space/(?P<slug>[^/]+)/(?P<section>[^/]+)/?", "SectionHandler"),
     (r"/twinspace/page/(?P<page_id>\d+)/?", "PageHandler"),
+    (r"/twinspace/tool/(?P<tool>[a-z-]+)/(?P<slug>[^/]+)/?", "ToolHandler"),
 )
 
 
@@ -65,7 +66,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
     routes = []
     for pattern, name in VIEW_ROUTES:
         handler = getattr(handlers, name)
-        kwargs = voila_kwargs if name in ("PageHandler", "SectionHandler") else {}
+        kwargs = voila_kwargs if name != "LandingHandler" else {}
         routes.append((url_path_join(base_url, pattern), handler, kwargs))
     web_app.add_handlers(".*$", routes)
     serverapp.log.info("TwinSpace member view at %stwinspace/", base_url)

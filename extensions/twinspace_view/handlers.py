@@ -27,6 +27,9 @@ from . import messages as msg
 from .service import ServiceError, ViewService
 
 SETTINGS_KEY = "twinspace_view"
+# JupyterLab's language setting (in its user settings) and its locale for ours.
+LAB_TRANSLATION_SETTINGS = "@jupyterlab/translation-extension/plugin.jupyterlab-settings"
+LAB_LOCALES = {"en": "en", "fr": "fr_FR", "de": "de_DE"}
 NAVIGATION_TAG = "twinspace-navigation"
 # Page notebooks carry their own Manage pages cell; in the member view the navigation
 # bar holds those tools, so the cell is left out rather than shown twice.
@@ -66,6 +69,29 @@ class MemberView(LoggingConfigurable):
         return os.environ.get("TWINSPACE_API_URL", "")
 
     api_timeout = Float(20.0, config=True, help="Seconds to wait for the TwinSpace service.")
+
+    def follow_in_jupyterlab(self, language: str) -> None:
+        """JupyterLab's own language setting follows the member's (from their next opening
+        of JupyterLab), where a language pack is installed."""
+        from jupyterlab.commands import get_user_settings_dir
+
+        path = Path(get_user_settings_dir()) / LAB_TRANSLATION_SETTINGS
+        wanted = LAB_LOCALES.get(language, "default")
+        try:
+            settings = json.loads(path.read_text())
+        except FileNotFoundError:
+            settings = {}
+        except (OSError, ValueError):
+            return  # edited by hand (comments) or unreadable: the member's own choice stays
+        if not isinstance(settings, dict) or settings.get("locale") == wanted:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps({**settings, "locale": wanted}, indent=2))
+            tmp.replace(path)
+        except OSError as e:
+            self.log.warning("Could not set JupyterLab's language in %s: %s", path, e)
 
     def last_space(self) -> str | None:
         try:
@@ -179,6 +205,7 @@ class ViewHandler(JupyterHandler):
             except ServiceError as e:
                 self.refused(e, None)
                 return
+            self.view.follow_in_jupyterlab(wanted)
         self.redirect(self.request.path)
 
 
@@ -215,24 +242,60 @@ def navigation_source(target: str, language: str, base_url: str, hub_url: str) -
     )
 
 
+def tool_source(tool: str, space: str, params: dict[str, str]) -> str:
+    """The cell of a tool page: the tool, built for the space with the address's params."""
+    arguments = "".join(f", {name}={value!r}" for name, value in sorted(params.items()))
+    return ("from twinspace_kernel.apps import show_tool\n"
+            f"show_tool({tool!r}, {space!r}{arguments})")
+
+
+def sanitized_markdown(cell):
+    """A Markdown cell as HTML cleaned by the service's sanitizer (a second wall: Voila's
+    renderer passes raw HTML through, so a title or text that slipped past escaping
+    could run script in every reader's browser). Other cells are left as they are."""
+    if cell.get("cell_type") != "markdown":
+        return cell
+    from markdown_it import MarkdownIt
+
+    from twinspace_kernel.service.sanitize import clean_html
+
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(source)
+    # Teachers' own HTML keeps what the sanitizer allows (html=True, then clean_html).
+    rendered = clean_html(MarkdownIt("commonmark", {"html": True})
+                          .enable(["table", "strikethrough"]).render(source))
+    # One line inside one block tag: Voila's Markdown renderer passes it through whole
+    # (a blank line would end the HTML block and hand the rest back to Markdown).
+    cell.source = f'<div class="twinspace-markdown">{rendered.replace(chr(10), "&#10;")}</div>'
+    return cell
+
+
 def add_navigation(handler, notebook, cwd):
-    """Voila's prelaunch hook: the navigation cell first, the page's tools cell out."""
+    """Voila's prelaunch hook: the navigation cell first, the page's tools cell out
+    (on a tool page, the tool's cell after the navigation)."""
     page = getattr(handler, "twinspace_page", None)
     if page is None:
         return None
     import nbformat
 
-    # Without a page id: a section without pages yet, whose navigation holds Manage pages.
+    # Without a page id: a section without pages yet, whose navigation holds Manage pages,
+    # or a tool page.
     page_id = str(int(page["id"])) if page.get("id") is not None else "None"
     target = f"{page_id}, space={page['space']!r}, section={page['section']!r}"
+    tool = page.get("tool")
+    if tool:
+        target += f", tool={tool!r}"
     cell = nbformat.v4.new_code_cell(navigation_source(
         target, page["language"], handler.base_url,
         url_path_join(os.environ.get("JUPYTERHUB_BASE_URL", "/"), "hub/"),
     ))
     cell.metadata["tags"] = [NAVIGATION_TAG]
     cell.metadata["jupyter"] = {"source_hidden": True}
-    kept = [c for c in notebook.cells
+    kept = [sanitized_markdown(c) for c in notebook.cells
             if (c.get("metadata", {}).get("twinspace") or {}).get("role") != TOOLS_ROLE]
+    if tool:
+        kept = [nbformat.v4.new_code_cell(tool_source(tool, page["space"], page["params"]))]
     notebook.cells = [cell, *kept]
     # The browser tab and history show the page's title (Voila's template reads it).
     notebook.metadata["title"] = f"{page['title']} – TwinSpace"
@@ -245,8 +308,13 @@ class PageHandler(VoilaHandler, ViewHandler):
     `?lang=fr` changes the member's language (PATCH me) and reloads the page without it.
     """
 
+    # The page's notebook as the service sent it, when this server cannot read the volume.
+    notebook_from_service: dict | None = None
+
     @property
     def contents_manager(self):
+        if self.notebook_from_service is not None:
+            return InMemoryNotebook(self.notebook_from_service)
         # The shared volume, not the member's home: page paths are relative to it.
         return self.settings[SETTINGS_KEY]["contents_manager"]()
 
@@ -262,6 +330,8 @@ class PageHandler(VoilaHandler, ViewHandler):
             self.refused(e, await self.language())
             return
         language = self.language_of(me)
+        # The language may have changed elsewhere (the profile, another device).
+        self.view.follow_in_jupyterlab(language)
         if not self.view.spaces_dir:
             self.polite(503, language, msg.UNAVAILABLE_TITLE, msg.UNAVAILABLE)
             return
@@ -270,12 +340,15 @@ class PageHandler(VoilaHandler, ViewHandler):
             with open(os_path, "rb"):
                 pass
         except PermissionError:
-            # The service said yes but the volume's permissions say no: they are being
-            # brought in step (a role just changed); the volume wins.
-            self.log.warning("Page %s: the service allows it, %s is not readable",
-                             page["id"], os_path)
-            self.polite(403, language, msg.FORBIDDEN_TITLE, msg.FORBIDDEN)
-            return
+            # The service (which decides) said yes, but this server's Unix groups are the
+            # ones it started with: a space made or a role given since is not in them
+            # until it restarts. The service's copy of the notebook, then.
+            try:
+                self.notebook_from_service = await self.service.get(
+                    f"pages/{page['id']}/notebook")
+            except ServiceError as e:
+                self.refused(e, language)
+                return
         except OSError:
             self.polite(404, language, msg.NOT_FOUND_TITLE, msg.NOT_READY)
             return
@@ -286,19 +359,29 @@ class PageHandler(VoilaHandler, ViewHandler):
             self.flush()
 
 
-class EmptySectionNotebook:
-    """What Voila loads for a section without pages: an empty notebook, in memory (the
-    prelaunch hook gives it the navigation, which holds Manage pages)."""
+class InMemoryNotebook:
+    """What Voila loads when the notebook is not a file this server reads: given (a page
+    sent by the service), or empty (a section without pages, a tool page: the prelaunch
+    hook gives it its cells)."""
 
     NAME = "section.ipynb"
+
+    def __init__(self, notebook: dict | None = None) -> None:
+        self.notebook = notebook
 
     def get(self, path: str, content: bool = True, **kwargs) -> dict:
         import nbformat
 
-        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
-            "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
-        return {"name": self.NAME, "path": self.NAME, "type": "notebook", "content": nb,
-                "format": "json"}
+        if self.notebook is not None:
+            # As read from a file: multi-line sources come as lists of lines.
+            nb = nbformat.reads(json.dumps(self.notebook), as_version=4)
+        else:
+            nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+                "name": "python3", "display_name": "Python 3 (ipykernel)",
+                "language": "python"}})
+        name = path.rsplit("/", 1)[-1] if self.notebook is not None else self.NAME
+        return {"name": name, "path": path if self.notebook is not None else self.NAME,
+                "type": "notebook", "content": nb, "format": "json"}
 
     def file_exists(self, path: str) -> bool:
         return False
@@ -313,7 +396,7 @@ class SectionHandler(VoilaHandler, ViewHandler):
 
     @property
     def contents_manager(self):
-        return EmptySectionNotebook()
+        return InMemoryNotebook()
 
     @web.authenticated
     async def get(self, slug: str, section: str | None = None):
@@ -339,6 +422,48 @@ class SectionHandler(VoilaHandler, ViewHandler):
         self.twinspace_page = {"id": None, "space": slug, "section": section,
                                "title": space["title"], "language": language}
         self.view.remember_space(slug)
-        async for html in self.get_generator(path=EmptySectionNotebook.NAME):
+        async for html in self.get_generator(path=InMemoryNotebook.NAME):
+            self.write(html)
+            self.flush()
+
+
+# The query parameters a tool page passes on to its tool (all strings).
+TOOL_PARAMS = ("member",)
+
+
+class ToolHandler(VoilaHandler, ViewHandler):
+    """`/twinspace/tool/<tool>/<slug>`: a tool of the member view (profile, space settings,
+    moderation, quality report, new space) for space `slug`, under the navigation bar.
+
+    The tool itself (twinspace_kernel.apps.TOOLS) reads what it shows from the service,
+    which decides; here only membership of the space is checked, for a polite refusal.
+    """
+
+    @property
+    def contents_manager(self):
+        return InMemoryNotebook()
+
+    @web.authenticated
+    async def get(self, tool: str, slug: str):
+        wanted = self.get_argument("lang", None)
+        if wanted is not None:
+            await self.switch_language(wanted)
+            return
+        try:
+            space, me = await asyncio.gather(
+                self.service.get(f"spaces/{slug}", section="home"), self.member())
+        except ServiceError as e:
+            self.refused(e, await self.language())
+            return
+        if space.get("role") is None:
+            # A hub administrator sees every space; the view is for its members.
+            self.polite(403, self.language_of(me), msg.FORBIDDEN_TITLE, msg.FORBIDDEN)
+            return
+        params = {name: self.get_argument(name) for name in TOOL_PARAMS
+                  if self.get_argument(name, "")}
+        self.twinspace_page = {"id": None, "space": slug, "section": "home", "tool": tool,
+                               "params": params, "title": space["title"],
+                               "language": self.language_of(me)}
+        async for html in self.get_generator(path=InMemoryNotebook.NAME):
             self.write(html)
             self.flush()

@@ -207,12 +207,207 @@ class SpaceListApp(TwinSpaceCommand):
         self.out(table(("SLUG", "TITLE", "STATE", "MEMBERS", ""), rows))
 
 
+TRANSFER_CHUNK = 256 * 1024
+# Building the archive, or storing an imported one, may take minutes before any answer.
+TRANSFER_TIMEOUT = (30, 900)
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} kB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def byte_progress(done: int, total: int, width: int = 30) -> str:
+    filled = width * done // total if total else width
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {human_size(done)} / {human_size(total)}"
+
+
+class ProgressBar:
+    """A bytes progress bar on stderr, redrawn only when it visibly moves."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.shown = total, 0, None
+        self.add(0)
+
+    def add(self, count: int) -> None:
+        self.done += count
+        line = byte_progress(self.done, self.total)
+        if line != self.shown:
+            print(line, end="", file=sys.stderr, flush=True)
+            self.shown = line
+
+    def end(self) -> None:
+        print(file=sys.stderr, flush=True)
+
+
+class ProgressReader:
+    """A file to upload whose reads move a progress bar (requests streams it, sized)."""
+
+    def __init__(self, handle, total: int, bar: ProgressBar) -> None:
+        self.handle, self.total, self.bar = handle, total, bar
+
+    def __len__(self) -> int:
+        return self.total
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.handle.read(size)
+        self.bar.add(len(chunk))
+        return chunk
+
+    def __iter__(self):
+        while chunk := self.read(TRANSFER_CHUNK):
+            yield chunk
+
+
+def archive_space(path: Path) -> dict:
+    """The `space` of a TwinSpace export's space.json; a clear error for anything else."""
+    import zipfile
+
+    from twinspace_kernel.service.transfer import FORMAT, MANIFEST
+
+    not_ours = f"{path} is not a TwinSpace space export"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(archive.read(MANIFEST))
+    except zipfile.BadZipFile:
+        raise CommandError(f"{not_ours} (not a ZIP archive).") from None
+    except KeyError:
+        raise CommandError(f"{not_ours} (it has no {MANIFEST}).") from None
+    except (ValueError, OSError) as e:
+        raise CommandError(f"{not_ours} ({MANIFEST} cannot be read: {e}).") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+            or not isinstance(manifest.get("space"), dict):
+        raise CommandError(f"{not_ours} (its {MANIFEST} is something else).")
+    return manifest["space"]
+
+
+class SpaceExportApp(TwinSpaceCommand):
+    name = "twinspace-space-export"
+    description = """Download a space as a ZIP archive: its pages and their notebooks, its
+    applications' content, files, calendar and chat (not its members). A progress bar shows
+    the download; FILE is written only once it is complete."""
+    examples = "twinspace space export water water-2026.zip"
+
+    overwrite = Bool(False, config=True, help="Replace FILE if it exists.")
+    flags = {"overwrite": ({"SpaceExportApp": {"overwrite": True}}, "Replace FILE if it exists.")}
+
+    def run(self) -> None:
+        import requests
+
+        slug, target = self.positional("slug", "file")
+        path = Path(target)
+        if path.is_dir():
+            raise CommandError(f"{path} is a folder: give the archive's file name, "
+                               f"e.g. {path / (slug + '.zip')}.")
+        if path.exists() and not self.overwrite:
+            raise CommandError(f"{path} exists already: choose another name, or add "
+                               "--overwrite to replace it.")
+        if not path.absolute().parent.is_dir():
+            raise CommandError(f"There is no folder {path.absolute().parent} to write to.")
+        client = self.client()
+        self.err(f"Preparing the archive of {slug}…")
+        partial = path.with_name(f".{path.name}.part")
+        try:
+            response = client.request("GET", f"spaces/{slug}/export", stream=True,
+                                      timeout=TRANSFER_TIMEOUT)
+            total = int(response.headers.get("Content-Length") or 0)
+            bar = ProgressBar(total)
+            with response, open(partial, "wb") as out:
+                for chunk in response.iter_content(TRANSFER_CHUNK):
+                    out.write(chunk)
+                    bar.add(len(chunk))
+            bar.end()
+            if total and bar.done != total:
+                raise CommandError(f"The download stopped at {human_size(bar.done)} of "
+                                   f"{human_size(total)}: {path} was not written. Try again.")
+            os.replace(partial, path)
+        except requests.RequestException as e:
+            raise CommandError(f"The download failed ({e}): {path} was not written.") from None
+        finally:
+            partial.unlink(missing_ok=True)
+        self.out(f"Exported {slug} to {path} ({human_size(path.stat().st_size)}).")
+
+
+class SpaceImportApp(TwinSpaceCommand):
+    name = "twinspace-space-import"
+    description = """Import a space archive (from `twinspace space export` or a space's
+    settings) as a NEW space, private, whose teacher administrator is --owner (default:
+    the archive's founder, when this hub has that teacher). A progress bar shows the
+    upload. A refused archive creates nothing."""
+    examples = """twinspace space import water-2026.zip
+twinspace space import water-2026.zip --as water-2027 --owner mdupont --title 'Water 2027'"""
+
+    as_slug = Unicode("", config=True, help="The new space's slug (default: the archive's).")
+    owner = Unicode("", config=True,
+                    help="Username of the teacher who administers it (default: the founder).")
+    title = Unicode("", config=True, help="The new space's title (default: the archive's).")
+    aliases = {
+        **TwinSpaceCommand.aliases,
+        "as": "SpaceImportApp.as_slug",
+        "owner": "SpaceImportApp.owner",
+        "title": "SpaceImportApp.title",
+    }
+
+    def run(self) -> None:
+        import requests
+
+        (source,) = self.positional("file")
+        path = Path(source)
+        if not path.is_file():
+            raise CommandError(f"There is no file {path}.")
+        space = archive_space(path)
+        slug = self.as_slug or space.get("slug") or ""
+        owner = self.owner or space.get("founder") or ""
+        if not slug:
+            raise CommandError("The archive does not say its space's slug: give --as SLUG.")
+        if not owner:
+            raise CommandError("The archive does not name its founder: give --owner TEACHER.")
+        client = self.client()
+        total = path.stat().st_size
+        self.err(f"Uploading {path} ({human_size(total)})…")
+        params = {"slug": slug, "owner": owner, "title": self.title or None}
+        try:
+            with open(path, "rb") as handle:
+                bar = ProgressBar(total)
+                try:
+                    answer = client.json(
+                        "POST", "spaces/import", data=ProgressReader(handle, total, bar),
+                        params={k: v for k, v in params.items() if v is not None},
+                        headers={"Content-Type": "application/zip"}, timeout=TRANSFER_TIMEOUT)
+                finally:
+                    bar.end()
+        except TwinSpaceError as e:
+            if e.status == 409:
+                raise CommandError(f"{e.message} Choose another slug: --as SLUG.") from None
+            if e.status == 404 and not self.owner:
+                raise CommandError(f"{e.message} Say who owns the import: --owner TEACHER.") \
+                    from None
+            raise
+        except requests.RequestException as e:
+            raise CommandError(f"The upload failed ({e}): nothing was imported.") from None
+        counts = answer["imported"]
+        self.out(f"Imported {path.name} as {answer['slug']} ({answer['title']}); {owner} is "
+                 "its teacher administrator.")
+        self.out(", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items()))
+        if not answer.get("authors_matched"):
+            self.out("The archive was not exported by this hub: its content is attributed "
+                     "to nobody.")
+        elif answer.get("unmatched_authors"):
+            self.out("Authors without an account here (their content is attributed to "
+                     f"nobody): {', '.join(answer['unmatched_authors'])}")
+
+
 class SpaceApp(TwinSpaceCommand):
     name = "twinspace-space"
-    description = "Create and list spaces."
+    description = "Create, list, export and import spaces."
     subcommands = {
         "create": (SpaceCreateApp, SpaceCreateApp.description),
         "list": (SpaceListApp, SpaceListApp.description),
+        "export": (SpaceExportApp, "Download a space as a ZIP archive."),
+        "import": (SpaceImportApp, "Import a space archive as a new space."),
     }
 
 
@@ -374,8 +569,14 @@ twinspace pupils add water --teacher mdupont --count 24 --csv class.csv --sheet 
                 from twinspace_kernel.sheets import credentials_sheet
 
                 hub_url = hub_url or os.environ.get("TWINSPACE_PUBLIC_URL", "")
+                # The sheet is the teacher's: in their language (English if unknown; the
+                # passwords are printed above whatever happens).
+                try:
+                    language = client.get(f"users/{self.teacher}").get("locale")
+                except TwinSpaceError:
+                    language = None
                 write_private(self.sheet, credentials_sheet(
-                    created, hub_url=hub_url, space_title=title))
+                    created, hub_url=hub_url, space_title=title, language=language))
                 self.out(f"Wrote {self.sheet} (open it in a browser and print it)")
             self.out(f"Created {len(created)} pupil(s) in {slug}. "
                      "These passwords are not shown again.")
@@ -735,7 +936,8 @@ twinspace pupils add water --teacher mdupont --count 24 --sheet slips.html"""
     }
 
 
-ALL_COMMANDS = (TwinSpaceApp, SpaceApp, SpaceCreateApp, SpaceListApp, TeacherApp,
+ALL_COMMANDS = (TwinSpaceApp, SpaceApp, SpaceCreateApp, SpaceListApp, SpaceExportApp,
+                SpaceImportApp, TeacherApp,
                 TeacherAddApp, PupilsApp, PupilsAddApp, PupilsResetApp, UserEnvApp, DemoApp)
 
 

@@ -42,6 +42,10 @@ PUBLIC_ENV_PASSTHROUGH = (
 )
 
 
+# Cookies that hold a session: never sent along with requests from other sites.
+COOKIE_OPTIONS = {"samesite": "Lax"}
+
+
 def _env(name: str, fallback: str = "") -> str:
     return os.environ.get(name, fallback)
 
@@ -298,6 +302,10 @@ def configure(c, hub: TwinSpaceHub | None = None) -> TwinSpaceHub:
     c.JupyterHub.cleanup_servers = False
     c.JupyterHub.cleanup_proxy = True
 
+    # Session cookies (the hub's, members' servers', the service's) are never sent with
+    # another site's requests.
+    c.JupyterHub.tornado_settings = {"cookie_options": COOKIE_OPTIONS}
+
     c.ConfigurableHTTPProxy.command = hub.proxy_command
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{hub.proxy_api_port}"
     c.ConfigurableHTTPProxy.pid_file = str(hub.hub_dir / "proxy.pid")
@@ -346,7 +354,9 @@ def configure(c, hub: TwinSpaceHub | None = None) -> TwinSpaceHub:
             "name": SERVICE_NAME,
             "url": f"http://127.0.0.1:{hub.service_port}",
             "command": service_command,
-            "environment": hub.service_environment(),
+            # Its login cookie (HubOAuth reads the options from there).
+            "environment": {**hub.service_environment(),
+                            "JUPYTERHUB_COOKIE_OPTIONS": json.dumps(COOKIE_OPTIONS)},
             "api_token": tokens[SERVICE_NAME],
             "oauth_no_confirm": True,
             "display": False,
@@ -361,8 +371,10 @@ def configure(c, hub: TwinSpaceHub | None = None) -> TwinSpaceHub:
         {
             "name": "twinspace-service",
             # servers: a member whose new role sees less is stopped (their Unix groups
-            # are set at the next start).
-            "scopes": ["list:users", "read:users", "list:groups", "read:groups", "servers"],
+            # are set at the next start). delete:users: an erased member's hub user goes,
+            # with their server, system user and home (F35).
+            "scopes": ["list:users", "read:users", "list:groups", "read:groups", "servers",
+                       "delete:users"],
             "services": [SERVICE_NAME],
         },
         {

@@ -19,7 +19,9 @@ import json
 import os
 import pwd
 import re
+import shutil
 import sys
+import time
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, SpawnException, set_user_setuid
@@ -349,6 +351,43 @@ class TwinSpaceSpawner(LocalProcessSpawner):
                     response.code, self.user.name,
                 )
         return {"groups": [group.name for group in self.user.groups]}
+
+    # --- erasure --------------------------------------------------------------------------
+
+    # How long a departing member's processes (a stopped server's kernels) may take to exit
+    # before their system user is removed anyway.
+    remove_user_timeout = 60.0
+
+    async def delete_forever(self):
+        """The hub user is deleted (an erased account, F35): their home goes with them.
+
+        Isolated: the system user `ts-<name>` and its home directory (userdel --remove);
+        development mode: their folder under dev_homes_dir. Called once their server is
+        stopped; processes still on their way out are waited for.
+        """
+        if not self.isolate_users:
+            shutil.rmtree(self.dev_home, ignore_errors=True)
+            return
+        name = system_username(self.user.name)
+        try:
+            home = pwd.getpwnam(name).pw_dir
+        except KeyError:
+            return
+        deadline = time.monotonic() + self.remove_user_timeout
+        while True:
+            code, out = await _command("userdel", "--remove", name)
+            # 8: a process of theirs (a kernel of the stopped server) is still running.
+            if code != 8 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        if code not in (0, 12):  # 12: the user went, only the home could not be removed
+            self.log.error("Could not remove the system user %s of the erased member %s: %s",
+                           name, self.user.name, out)
+            return
+        if home.startswith("/home/") and os.path.isdir(home):
+            shutil.rmtree(home, ignore_errors=True)
+        self.log.info("Removed the system user %s and home %s of the erased member %s",
+                      name, home, self.user.name)
 
     # --- process --------------------------------------------------------------------------
 

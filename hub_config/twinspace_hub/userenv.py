@@ -30,6 +30,9 @@ from pathlib import Path
 DEFAULT_PREFIX = "/opt/twinspace/user"
 SYSTEM_PYTHON = "/usr/bin/python3"
 STAMP_NAME = ".twinspace-user-env.json"
+# Pulled in by jupyter-events' jsonschema extras, optional to jsonschema, slow to import.
+SLOW_OPTIONAL_PACKAGE = "rfc3987-syntax"
+
 # What goes into the wheel; the hash of these decides whether a rebuild is needed.
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PROJECT_TREES = (
@@ -206,11 +209,18 @@ def _build_locked(prefix: Path, project: Path, *, python: str, force: bool,
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     with tempfile.TemporaryDirectory(prefix="twinspace-user-env-") as tmp:
         source = _copy_project(project, Path(tmp))
-        # The project's own version does not change between commits: take it out first so
-        # the new build replaces it, while its dependencies stay and are only topped up.
-        _run([*pip, "uninstall", "-q", "-y", "twinspace"], log, env=env,
+        # The wheel is built aside; servers of a running hub import from the env all the
+        # while, so the swap itself must be short: the project's own version does not
+        # change between commits, hence a forced reinstall of it alone, then its
+        # dependencies topped up.
+        _run([*pip, "wheel", "-q", "--no-deps", "-w", tmp, str(source)], log, env=env)
+        [wheel] = Path(tmp).glob("twinspace-*.whl")
+        _run([*pip, "install", "-q", "--no-deps", "--force-reinstall", str(wheel)], log, env=env)
+        _run([*pip, "install", "-q", str(wheel)], log, env=env)
+        # jsonschema's optional IRI format check builds an Earley parser at every import:
+        # 1-10 s more for every member's server start. No IRI is validated here.
+        _run([*pip, "uninstall", "-q", "-y", SLOW_OPTIONAL_PACKAGE], log, env=env,
              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _run([*pip, "install", "-q", str(source)], log, env=env)
     make_world_readable(prefix)
     stamp = {**fingerprint, "python": python}
     (prefix / STAMP_NAME).write_text(json.dumps(stamp, indent=1) + "\n")

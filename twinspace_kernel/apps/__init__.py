@@ -29,12 +29,46 @@ APPS: dict[str, str] = {
     "mailbox": "mailbox:Mailbox",
 }
 
+# Tools: pages of the member view that are not notebooks of the space
+# (`<server>/twinspace/tool/<name>/<space>`). Each class is built as Tool(space, **params),
+# params from the address's query string; the navigation bar links to those a role may use.
+TOOLS: dict[str, str] = {
+    "profile": "profile:ProfileTool",
+    "moderation": "moderation:ModerationQueue",
+    "report": "quality:QualityReport",
+    "settings": "space_settings:SpaceSettings",
+    "new-space": "new_space:NewSpace",
+}
+
+
+def _load(registry: dict[str, str], name: str, what: str) -> type[TwinSpaceApp]:
+    if name not in registry:
+        raise KeyError(f"Unknown TwinSpace {what} {name!r}; known: {', '.join(registry)}")
+    module, _, class_name = registry[name].partition(":")
+    return getattr(import_module(f"{__name__}.{module}"), class_name)
+
 
 def app_class(kind: str) -> type[TwinSpaceApp]:
-    if kind not in APPS:
-        raise KeyError(f"Unknown TwinSpace application {kind!r}; known: {', '.join(APPS)}")
-    module, _, name = APPS[kind].partition(":")
-    return getattr(import_module(f"{__name__}.{module}"), name)
+    return _load(APPS, kind, "application")
+
+
+def tool_class(name: str) -> type[TwinSpaceApp]:
+    return _load(TOOLS, name, "tool")
+
+
+class MissingTool(TwinSpaceApp):
+    """What an address naming no tool shows (a mistyped or outdated link)."""
+
+    def refresh(self) -> None:
+        self.notice(_("This page does not exist (any more). It may have been deleted or "
+                      "moved."), "error")
+
+
+def show_tool(name: str, space: str, **params: str) -> TwinSpaceApp:
+    """The member view's tool `name` for `space` (what a tool page's cell calls)."""
+    if name not in TOOLS:
+        return MissingTool()
+    return tool_class(name)(space, **params)
 
 
 class PendingApp(TwinSpaceApp):

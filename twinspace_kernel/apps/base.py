@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import ipywidgets as widgets
 
@@ -20,6 +22,14 @@ BANNER_STYLES = {
     "success": "background:#e6f4ea;color:#0d5223;border:1px solid #8cc79b",
     "error": "background:#fdecea;color:#7a1212;border:1px solid #ee9a9a",
 }
+
+# ipywidgets gives every Button, ToggleButton and FileUpload one fixed width (148 px) and
+# cuts longer labels ("Back to the thr…"), in any language. Ours size to their label:
+# one rule for every app's buttons; a button's own Layout(width=...) still wins.
+BUTTON_STYLE = """<style>
+.twinspace-app .widget-button,.twinspace-app .widget-toggle-button,
+.twinspace-app .widget-upload{width:fit-content;flex-shrink:0}
+</style>"""
 
 
 def escape(text: Any) -> str:
@@ -67,6 +77,22 @@ def role_label(role: str) -> str:
     return labels.get(role, role)
 
 
+def profile_link(space: str | None, name: str | None, display: Any) -> str:
+    """`display` (escaped) as a link to member `name`'s profile page in the member view.
+
+    Plain escaped text where there is no member view: outside a member's server (the
+    public view's kernels run under /services/public/), or without a name to link to (an
+    erased author, a pupil the public may not see).
+    """
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "")
+    if not (space and name and "/user/" in prefix):
+        return escape(display)
+    href = (f"{prefix.rstrip('/')}/twinspace/tool/profile/{quote(space, safe='')}"
+            f"?member={quote(name, safe='')}")
+    return (f'<a class="twinspace-profile-link" href="{escape(href)}" target="_top">'
+            f"{escape(display)}</a>")
+
+
 class TwinSpaceApp(widgets.VBox):
     """One application on a page, built from its app id; it renders itself when displayed.
 
@@ -93,7 +119,11 @@ class TwinSpaceApp(widgets.VBox):
         )
         self.retry_button.on_click(lambda _button: self.load())
         self.body = widgets.VBox()
-        self.children = [self.title, widgets.HBox([self.banner, self.retry_button]), self.body]
+        # A <style> applies wherever it sits: hidden, it takes no room.
+        self.button_style = widgets.HTML(BUTTON_STYLE, layout=widgets.Layout(display="none"))
+        self.children = [self.title,
+                         widgets.HBox([self.banner, self.retry_button, self.button_style]),
+                         self.body]
         self.client: TwinSpaceClient | None = None
         try:
             self.client = client or TwinSpaceClient()

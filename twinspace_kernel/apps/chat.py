@@ -8,10 +8,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..client import TwinSpaceError
+from ..client import TwinSpaceClient, TwinSpaceError
 from ..i18n import _
-from .base import BANNER_STYLES, TwinSpaceApp, action, escape, role_label
-from .live import LiveBanner, LiveLoop, short_time
+from .base import BANNER_STYLES, TwinSpaceApp, action, escape, profile_link, role_label
+from .live import BrowserHeartbeat, LiveBanner, LiveLoop, short_time
 
 MAX_SHOWN = 200  # messages kept in the widget; older ones come back with "Load older"
 MAX_LOADED = 1000  # never more, even after many "Load older"
@@ -23,7 +23,10 @@ class Chat(LiveBanner, TwinSpaceApp):
     """The chat of a space: pick a room, read and write; new messages arrive by themselves.
 
     A daemon thread (`LiveLoop`) long-polls the room's messages and appends them to the
-    widget; it follows the picked room and stops on `close()`.
+    widget; it follows the picked room and stops on `close()`. The member is "in the room"
+    only while a browser shows the widget: opening a room joins it, then a hidden Play
+    widget ticking in the browser keeps the presence fresh (`BrowserHeartbeat`), so a
+    kernel left running after its page closed supervises nobody (F29).
     """
 
     kind = "chat"
@@ -40,6 +43,8 @@ class Chat(LiveBanner, TwinSpaceApp):
         self._lock = threading.RLock()
         self._loop: LiveLoop | None = None
         self._populating = False
+        self._beat_client: TwinSpaceClient | None = None
+        self.heartbeat = BrowserHeartbeat(self._beat)
 
         self.room_picker = widgets.Dropdown(description=_("Room"), options=[])
         self.room_picker.observe(self._room_picked, "value")
@@ -89,6 +94,9 @@ class Chat(LiveBanner, TwinSpaceApp):
     def refresh(self) -> None:
         rooms = self.client.get(f"spaces/{self.space}/rooms")["items"]
         self.rooms = {room["id"]: room for room in rooms}
+        if rooms and rooms[0].get("presence_seconds"):
+            # About four heartbeats per presence period: one late tick does not drop us.
+            self.heartbeat.period = rooms[0]["presence_seconds"] / 4
         keep = self.room_id if self.room_id in self.rooms else None
         self._populating = True
         try:
@@ -99,6 +107,7 @@ class Chat(LiveBanner, TwinSpaceApp):
         children: list[widgets.Widget] = [
             widgets.HBox([self.room_picker, self.badge]), self.present_view,
             self.older_button, self.messages_view, self.reason, self.compose,
+            self.heartbeat.widget,
         ]
         if self.may.get("manage_pages", False):
             children.append(self.room_form)
@@ -119,6 +128,8 @@ class Chat(LiveBanner, TwinSpaceApp):
     def open_room(self, room_id: int) -> None:
         """Show the newest messages of `room_id` and follow it live."""
         self._stop_loop(leave=True)
+        # The page is being shown: join now; the browser's heartbeats keep us in.
+        self.client.post(f"rooms/{room_id}/presence")
         data = self.client.get(f"rooms/{room_id}/messages", limit=PAGE)
         with self._lock:
             self.room_id = room_id
@@ -129,6 +140,21 @@ class Chat(LiveBanner, TwinSpaceApp):
             self._render()
         self._show_status(data)
         self._start_loop(data.get("last_id") or 0)
+        self.heartbeat.start()
+
+    def _beat(self) -> None:
+        """The browser still shows the chat: say so to the room (the heartbeat's thread)."""
+        room_id = self.room_id
+        if room_id is None or self.client is None:
+            return
+        if self._beat_client is None:
+            # Its own session: the widget's client may be busy in the kernel's main thread.
+            self._beat_client = TwinSpaceClient(self.client.url, self.client.token,
+                                                timeout=10.0, retry_seconds=0)
+        self._beat_client.post(f"rooms/{room_id}/presence")
+        if self.room_id != room_id:
+            # The member moved to another room meanwhile: do not linger in this one.
+            self._beat_client.delete(f"rooms/{room_id}/presence")
 
     # --- live -------------------------------------------------------------------------
 
@@ -256,11 +282,13 @@ class Chat(LiveBanner, TwinSpaceApp):
         # scrolled to the newest message.
         for msg in reversed(self.messages):
             author = (msg.get("author") or {}).get("display_name") or _("Former member")
+            # The name opens the author's profile.
+            linked = profile_link(self.space, (msg.get("author") or {}).get("name"), author)
             hidden = (f' <i style="color:#7a1212">({escape(_("hidden"))})</i>'
                       if msg.get("hidden") else "")
             rows.append(
                 f'<div class="twinspace-chat-message" style="margin:2px 0">'
-                f"<b>{escape(author)}</b> "
+                f"<b>{linked}</b> "
                 f'<span style="color:#555">{escape(short_time(msg.get("created_at")))}</span>'
                 f'{hidden}<div style="white-space:pre-wrap">{escape(msg["body"])}</div></div>'
             )
@@ -313,5 +341,8 @@ class Chat(LiveBanner, TwinSpaceApp):
 
     def close(self) -> None:
         """Stop following the room (and leave it) when the widget goes away."""
+        self.heartbeat.stop()
         self._stop_loop(leave=True)
+        if self._beat_client is not None:
+            self._beat_client.session.close()
         super().close()

@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape
+from .base import TwinSpaceApp, action, escape, profile_link
 
 META_STYLE = "color:#4a4a4a;font-size:90%"
 HIDDEN_STYLE = "background:#fff4e5;color:#6b3a00;padding:1px 6px;border-radius:3px"
@@ -49,14 +49,18 @@ def author_name(author: dict | None) -> str:
     return f"{name} ({where})" if where else name
 
 
-def author_html(author: dict | None) -> str:
-    return f"<b>{escape(author_name(author))}</b>"
+def author_html(author: dict | None, space: str | None = None) -> str:
+    """The author in bold; with `space`, a link to their profile there."""
+    name = (author or {}).get("name")
+    return f"<b>{profile_link(space, name, author_name(author))}</b>"
 
 
 def meta_html(author: dict | None, created: Any, *, hidden: bool = False,
-              extra: str = "") -> str:
-    """The 'who, when' line of an item (escaped); moderators see a 'Hidden' mark."""
-    parts = [author_html(author), escape(when(created))]
+              extra: str = "", space: str | None = None) -> str:
+    """The 'who, when' line of an item (escaped); moderators see a 'Hidden' mark.
+
+    With `space`, the author's name opens their profile (the member view's Profile)."""
+    parts = [author_html(author, space), escape(when(created))]
     if extra:
         parts.append(escape(extra))
     hidden_word = escape(_("Hidden"))
@@ -163,7 +167,8 @@ class ItemView(widgets.VBox):
         item = self.item
         title = f"<h4>{escape(item['title'])}</h4>" if self.with_title else ""
         self.header.value = title + meta_html(item.get("author"), item.get("created_at"),
-                                              hidden=bool(item.get("hidden")))
+                                              hidden=bool(item.get("hidden")),
+                                              space=self.app.space)
         # body_html was sanitized by the service: shown as is.
         self.content.value = item.get("body_html") or ""
 

@@ -138,7 +138,8 @@ class Forum(DiscussionApp):
         info = widgets.HTML(
             f"<b>{escape(thread['title'])}</b>"
             + meta_html(thread.get("author"), thread.get("created_at"),
-                        hidden=bool(thread.get("hidden")), extra=f"{replies} · {activity}"),
+                        hidden=bool(thread.get("hidden")), extra=f"{replies} · {activity}",
+                        space=self.space),
             layout=widgets.Layout(flex="1 1 auto"),
         )
         open_button = button(_("Open"), "folder-open",
@@ -201,7 +202,8 @@ class Forum(DiscussionApp):
     def render_thread_header(self) -> None:
         thread = self.thread
         self.thread_header.value = f"<h4>{escape(thread['title'])}</h4>" + meta_html(
-            thread.get("author"), thread.get("created_at"), hidden=bool(thread.get("hidden"))
+            thread.get("author"), thread.get("created_at"), hidden=bool(thread.get("hidden")),
+            space=self.space,
         )
 
     @property

@@ -11,8 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+import ipywidgets as widgets
 
 from ..client import ServiceUnavailable, TwinSpaceClient, TwinSpaceError
 from ..i18n import _
@@ -122,6 +125,68 @@ class LiveLoop:
             callback(self, *args)
         except Exception:  # a widget bug must not kill live updates
             log.exception("live %s: callback failed", self.path)
+
+
+class BrowserHeartbeat:
+    """Whether a browser still shows the page: a hidden `Play` widget ticks in the browser.
+
+    The Play's model steps its value every `tick_ms` in the browser while the page is open,
+    and the kernel observes the value: ticks stop when the page closes (or the browser
+    sleeps), whatever the kernel does. Every `period` seconds a daemon thread calls
+    `on_beat()` if the browser ticked since the last time. Until the first tick (for at
+    most `start_within` seconds) it also (re)starts the Play, because a Play starts ticking
+    only when `playing` changes while its view is on the page; never after, so a kernel
+    whose page closed sends nothing and is culled as idle. `widget` must be displayed
+    (hidden is fine); `stop()` ends the thread.
+    """
+
+    def __init__(self, on_beat: Callable[[], None], *, period: float = 2.5,
+                 tick_ms: int = 1000, start_within: float = 300.0) -> None:
+        self.on_beat = on_beat
+        self.period = period
+        self.start_within = start_within
+        self.ticks = 0
+        self.widget = widgets.Play(
+            value=0, min=0, max=2**30, step=1, interval=tick_ms, repeat=True,
+            show_repeat=False, layout=widgets.Layout(display="none"),
+        )
+        self.widget.observe(self._tick, "value")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="twinspace-heartbeat",
+                                        daemon=True)
+
+    def start(self) -> BrowserHeartbeat:
+        if not self._thread.is_alive() and not self._stop.is_set():
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _tick(self, _change: dict) -> None:
+        self.ticks += 1  # in the kernel's main thread: keep it this cheap
+
+    def _run(self) -> None:
+        seen = self.ticks
+        started = time.monotonic()
+        while not self._stop.wait(self.period):
+            if self.ticks != seen:
+                seen = self.ticks
+                try:
+                    self.on_beat()
+                except Exception:  # a failed heartbeat must not stop the next ones
+                    log.exception("heartbeat failed")
+            elif seen == 0 and time.monotonic() - started < self.start_within:
+                self._kick()
+
+    def _kick(self) -> None:
+        # The browser sees playing go false then true: its view starts the timer.
+        self.widget.playing = False
+        self.widget.playing = True
 
 
 def short_time(value: str | None) -> str:

@@ -13,12 +13,19 @@ import ipywidgets as widgets
 
 from ..i18n import _
 from .base import TwinSpaceApp, action, escape
+from .space_settings import PublicSwitch
 
 HIDDEN = "none"
 
 
-def _kind_labels() -> dict[str, str]:
-    return {
+# Where Add application also offers the Profile app (profiles, walls, mail): the guide
+# puts profiles on Home ("Get to know each other") and the getting-to-know-each-other
+# work in Project Activities.
+PROFILE_SECTIONS = ("home", "activities")
+
+
+def _kind_labels(section: str | None = None) -> dict[str, str]:
+    labels = {
         "blog": _("Blog"),
         "forum": _("Forum"),
         "wiki": _("Wiki"),
@@ -26,6 +33,9 @@ def _kind_labels() -> dict[str, str]:
         "gallery": _("Image gallery"),
         "web_content": _("Web content"),
     }
+    if section in PROFILE_SECTIONS:
+        labels["profile"] = _("Profile")
+    return labels
 
 
 def _show(widget: widgets.Widget, visible: bool) -> None:
@@ -97,15 +107,10 @@ class ManagePages(TwinSpaceApp):
             widgets.HTML(f"<b>{escape(_('Add a page'))}</b>"),
             widgets.HBox([self.new_title, self.template, self.new_button]),
         ])
-        # Teacher administrators (the publish right) make the whole space public (F30).
-        self.space_public = False
-        self.public_label = widgets.HTML()
-        self.public_button = widgets.Button(
-            tooltip=_("A public space shows its Home page and its published pages to "
-                      "anyone, without logging in."))
-        self.public_button.on_click(self.toggle_space_public)
-        self.public_box = widgets.HBox([self.public_label, self.public_button],
-                                       layout=widgets.Layout(display=HIDDEN))
+        # Teacher administrators (the publish right) make the whole space public (F30),
+        # with the same switch as in Space settings.
+        self.public_box = PublicSwitch(self, space)
+        self.public_button = self.public_box.button
         super().__init__(None, **kwargs)
 
     def _templates(self) -> list[tuple[str, str | None]]:
@@ -153,28 +158,14 @@ class ManagePages(TwinSpaceApp):
         top = [self.public_box, self.list_box]
         self.body.children = top + [self.new_box] if managing else top
 
-    def show_space_public(self, public: bool) -> None:
-        self.space_public = bool(public)
-        if self.space_public:
-            self.public_label.value = escape(_("This space is public: anyone can read its "
-                                               "Home page and its published pages."))
-            self.public_button.description = _("Make this space private")
-            self.public_button.icon = "lock"
-        else:
-            self.public_label.value = escape(_("This space is private: only its members "
-                                               "see it."))
-            self.public_button.description = _("Make this space public")
-            self.public_button.icon = "globe"
-        _show(self.public_box, self.may.get("publish", False))
+    @property
+    def space_public(self) -> bool:
+        return self.public_box.public
 
-    @action
-    def toggle_space_public(self) -> None:
-        space = self.client.patch(f"spaces/{self.space_slug}", {"public": not self.space_public})
-        self.refresh()
-        if space["public"]:
-            self.notice(_("The space is now public."), "success")
-        else:
-            self.notice(_("The space is now private."), "success")
+    def show_space_public(self, public: bool) -> None:
+        may_publish = self.may.get("publish", False)
+        self.public_box.show(public, may_publish)
+        _show(self.public_box, may_publish)
 
     @action
     def create(self) -> None:
@@ -229,7 +220,7 @@ class AppRow:
 
     def __init__(self, owner: AddApplication, app: dict) -> None:
         self.app = app
-        kind = _kind_labels().get(app["kind"], app["kind"])
+        kind = _kind_labels("home").get(app["kind"], app["kind"])
         self.label = widgets.HTML(f"<b>{escape(app['title'])}</b> <small>({escape(kind)})</small>")
         self.remove_button = widgets.Button(description=_("Remove"), icon="trash",
                                             tooltip=_("Remove this application and its content"))
@@ -274,6 +265,12 @@ class AddApplication(TwinSpaceApp):
         self.page = page
         self.info = {"space": page["space"], "section": page["section"],
                      "role": page.get("role"), "may": page.get("may", {})}
+        offered = [(label, kind) for kind, label in _kind_labels(page["section"]).items()]
+        if offered != list(self.kind_choice.options):
+            chosen = self.kind_choice.value
+            self.kind_choice.options = offered
+            if chosen in {kind for _label, kind in offered}:
+                self.kind_choice.value = chosen
         self.title.value = f"<h3>{escape(_('Applications on this page'))}</h3>"
         managing = self.may.get("manage_pages", False)
         self.rows = [AppRow(self, app) for app in page["apps"]]

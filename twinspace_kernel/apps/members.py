@@ -10,7 +10,7 @@ import ipywidgets as widgets
 from ..client import TwinSpaceError
 from ..i18n import _, ngettext
 from ..sheets import credentials_sheet
-from .base import TwinSpaceApp, action, escape, role_label
+from .base import TwinSpaceApp, action, escape, profile_link, role_label
 
 ROLE_ORDER = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor")
 INVITABLE_ROLES = ("teacher_admin", "teacher", "visitor")
@@ -55,8 +55,12 @@ class MemberRow:
         self.name = member["name"]
         self.member = member
         where = ", ".join(p for p in (member.get("school"), member.get("country")) if p)
+        # A name opens the member's profile, for those who may see it (pupils' profiles:
+        # not visitors).
+        linked = member.get("kind") != "pupil" or app.may.get("view_pupil_profile", False)
+        shown_name = member.get("display_name") or self.name
         self.info = widgets.HTML(
-            f"<b>{escape(member.get('display_name') or self.name)}</b> "
+            f"<b>{profile_link(app.space, self.name if linked else None, shown_name)}</b> "
             f'<span style="{MUTED}">({escape(self.name)})</span><br>'
             f'<span style="{MUTED}">{escape(where)}</span>',
             layout=widgets.Layout(width="340px"),

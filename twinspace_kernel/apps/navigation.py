@@ -48,6 +48,8 @@ STYLE = """<style>
 .ts-pages{margin-top:6px !important;font-size:0.95em}
 .ts-pages a[aria-current]{font-weight:700;color:#1d2433}
 .ts-end{margin-left:auto;display:flex;gap:18px}
+.ts-tools{margin-top:6px !important;font-size:0.9em}
+.ts-tools a[aria-current]{font-weight:700;color:#1d2433}
 </style>"""
 
 
@@ -59,6 +61,33 @@ def section_labels() -> dict[str, str]:
         "pupils_corner": _("Pupils' Corner"),
         "chat": _("Chat"),
     }
+
+
+def tool_labels() -> dict[str, str]:
+    return {
+        "profile": _("My profile"),
+        "moderation": _("Moderation"),
+        "report": _("Quality report"),
+        "settings": _("Space settings"),
+        "new-space": _("New space"),
+    }
+
+
+def usable_tools(role: str | None, state: str, account_kind: str) -> list[str]:
+    """The member view's tools a member with `role` in a space may use, in bar order.
+
+    What each tool needs is the rights table's answer for the space's Home; a new
+    space needs a teacher's account. The service checks again when the tool is used.
+    """
+    if role is None:
+        return []
+    needs = {"moderation": "moderate", "report": "moderate", "settings": "administer"}
+    tools = ["profile"]
+    tools += [tool for tool, action in needs.items()
+              if rights.allowed(role, action, "home", state=state)]
+    if account_kind == "teacher":
+        tools.append("new-space")
+    return tools
 
 
 def _current(yes: bool) -> str:
@@ -78,7 +107,8 @@ class Navigation(TwinSpaceApp):
     """The navigation bar of page `page_id` for the member this kernel belongs to.
 
     Without a page (`page_id` None): the bar of `section` of `space`, which has no page
-    yet, with Manage pages open for those who may make the first one. Given with a page,
+    yet, with Manage pages open for those who may make the first one; or, given `tool`,
+    the bar above that tool of the member view (no section is current then). Given with a page,
     `space` lets every read of the bar go out at once.
     base_url: the member's server (`/user/<name>/`); hub_url: the hub (`/hub/`).
     """
@@ -86,11 +116,12 @@ class Navigation(TwinSpaceApp):
     kind = "navigation"
 
     def __init__(self, page_id: int | None, *, space: str = "", section: str = "",
-                 base_url: str | None = None, hub_url: str | None = None,
+                 tool: str = "", base_url: str | None = None, hub_url: str | None = None,
                  **kwargs: Any) -> None:
         self.page_id = int(page_id) if page_id is not None else None
         self.space_slug = space
         self.section = section
+        self.tool = tool
         self.page: dict | None = None
         self.base_url = base_url or os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
         self.hub_url = hub_url or os.environ.get("JUPYTERHUB_BASE_URL", "/") + "hub/"
@@ -143,13 +174,15 @@ class Navigation(TwinSpaceApp):
             self.info = {"space": self.space_slug, "section": self.section,
                          "role": found.get("role"), "may": found.get("section_may", {})}
         self.bar.value = STYLE + self.render(me, spaces, pages)
-        self.managing = self.may.get("manage_pages", False)
+        self.managing = self.may.get("manage_pages", False) and not self.tool
         if self.managing and self.page is None and not self.tools.children:
             self.tools.children = [ManagePages(self.space_slug, self.section,
                                                client=self.client)]
         self.arrange()
 
     def here_url(self) -> str:
+        if self.tool:
+            return self.url("twinspace", "tool", self.tool, self.space_slug)
         if self.page is not None:
             return self.page_url(self.page["id"])
         return self.url("twinspace", "space", self.space_slug, self.section)
@@ -201,10 +234,12 @@ class Navigation(TwinSpaceApp):
                 continue
             href = (self.page_url(first_pages[name]) if name in first_pages
                     else self.url("twinspace", "space", slug, name))
-            tabs.append(f"<li>{_link(href, labels[name], current=name == section)}</li>")
+            current = name == section and not self.tool
+            tabs.append(f"<li>{_link(href, labels[name], current=current)}</li>")
         in_section = [p for p in pages if p["section"] == section]
         page_list = ""
-        if len(in_section) > 1 or (in_section and section not in ("home", "chat")):
+        if not self.tool and (len(in_section) > 1
+                              or (in_section and section not in ("home", "chat"))):
             items = "".join(
                 f"<li>{_link(self.page_url(p['id']), p['title'], current=p['id'] == current_id)}"
                 "</li>" for p in in_section
@@ -213,7 +248,19 @@ class Navigation(TwinSpaceApp):
                          f">{items}</ul>")
         return (f'<nav class="ts-nav" aria-label="TwinSpace"><div class="ts-top">{"".join(top)}'
                 f'</div><ul class="ts-sections" aria-label="{escape(_("Sections"))}">'
-                f'{"".join(tabs)}</ul>{page_list}</nav>')
+                f'{"".join(tabs)}</ul>{page_list}'
+                f'{self.render_tools(space, user.get("kind", ""))}</nav>')
+
+    def render_tools(self, space: dict, account_kind: str) -> str:
+        """Links to the member view's tools this member may use (current one marked)."""
+        tools = usable_tools(self.info.get("role"), space.get("state", "open"), account_kind)
+        labels = tool_labels()
+        items = "".join(
+            "<li>" + _link(self.url("twinspace", "tool", tool, self.space_slug), labels[tool],
+                           current=tool == self.tool) + "</li>"
+            for tool in tools
+        )
+        return f'<ul class="ts-tools" aria-label="{escape(_("Tools"))}">{items}</ul>'
 
     def lab_target(self, spaces: list[dict], pages: list[dict]) -> str:
         """Authors edit the page notebook; everyone else gets the TwinSpace folder."""

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import re
 from typing import Any
+from urllib.parse import quote
 
 import ipywidgets as widgets
 
-from ..client import Forbidden, NotFound, TwinSpaceError
-from ..i18n import _
-from .base import TwinSpaceApp, action, escape, refusal_text, role_label
+from ..client import Conflict, Forbidden, NotFound, TwinSpaceClient, TwinSpaceError
+from ..i18n import LANGUAGES, _
+from .base import (
+    BANNER_STYLES,
+    TwinSpaceApp,
+    action,
+    escape,
+    profile_link,
+    refusal_text,
+    role_label,
+)
+from .downloads import offer_download, server_prefix
 from .members import MUTED, home_rights
 from .uploading import limit_text, selected_files, short_date, too_large_message, upload_limit
 
 PHOTO_SIZE = "160px"
 # Profile fields in the order they are shown, with their editing widget's height.
 FIELDS = ("about", "interests", "hobbies", "favourite_food")
+# Fields of the account shown and edited with the profile (one line each).
+ACCOUNT_FIELDS = ("school", "country")
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch"}
+# Seconds an erasure may take (the service answers once the hub removed the member).
+ERASE_TIMEOUT = 300.0
 
 
 def field_label(name: str) -> str:
@@ -24,6 +42,10 @@ def field_label(name: str) -> str:
         "hobbies": _("Hobbies"),
         "favourite_food": _("Favourite food"),
     }[name]
+
+
+def account_label(name: str) -> str:
+    return {"school": _("School"), "country": _("Country")}[name]
 
 
 def multiline(text: str | None) -> str:
@@ -42,6 +64,74 @@ def profile_html(profile: dict) -> str:
     if not filled:
         parts.append(f"<p><i>{escape(_('This profile is still empty.'))}</i></p>")
     return "".join(parts)
+
+
+def logout_url() -> str:
+    return os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/logout"
+
+
+def data_filename(name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return f"twinspace-{safe}-data-{dt.date.today().isoformat()}.json"
+
+
+class PersonalData(widgets.VBox):
+    """Download and erase one account's personal data (F35): mine, or a pupil's I manage.
+
+    export_path / erase: the service calls; `whose` is the account's username (what the
+    confirmation asks for).
+    """
+
+    def __init__(self, app: Profile, *, whose: str, export_path: str, erase_path: str,
+                 own: bool) -> None:
+        super().__init__()
+        self.add_class("twinspace-personal-data")
+        self.app = app
+        self.whose = whose
+        self.export_path = export_path
+        self.erase_path = erase_path
+        self.own = own
+        if own:
+            heading = _("My data")
+            download_text = _("Download my data")
+            erase_text = _("Erase my account")
+            explain = _(
+                "Erasing your account deletes your profile and photo, your memberships, the "
+                "mail you received, your wall and your home folder in JupyterLab. What you "
+                "wrote for the projects (posts, comments, replies, wiki text, files, chat "
+                "messages) stays, without your name. This cannot be undone.")
+            confirm_hint = _("Type your username ({name}) to confirm").format(name=whose)
+        else:
+            heading = _("Personal data of {name}").format(name=whose)
+            download_text = _("Download this pupil's data")
+            erase_text = _("Erase this pupil's account")
+            explain = _(
+                "Erasing this pupil's account deletes their profile and photo, memberships, "
+                "the mail they received, their wall and their home folder in JupyterLab. "
+                "What they wrote for the projects stays, without their name. They can no "
+                "longer log in. This cannot be undone.")
+            confirm_hint = _("Type their username ({name}) to confirm").format(name=whose)
+        self.download_button = widgets.Button(description=download_text, icon="download",
+                                              layout=widgets.Layout(width="auto"))
+        self.download_button.on_click(lambda b: app.download_data(b, self))
+        self.progress = widgets.IntProgress(value=0, min=0, max=1,
+                                            description=_("Downloading"),
+                                            layout=widgets.Layout(display="none"))
+        self.result = widgets.HTML()
+        self.confirm = widgets.Text(placeholder=confirm_hint,
+                                    layout=widgets.Layout(width="320px"))
+        self.confirm.description = _("Username")
+        self.erase_button = widgets.Button(description=erase_text, icon="trash",
+                                           button_style="danger",
+                                           layout=widgets.Layout(width="auto"))
+        self.erase_button.on_click(lambda b: app.erase_data(b, self))
+        self.children = [
+            widgets.HTML(f"<h4>{escape(heading)}</h4>"),
+            widgets.HBox([self.download_button, self.progress]),
+            self.result,
+            widgets.HTML(f'<p style="{MUTED}">{escape(explain)}</p>'),
+            widgets.HBox([self.confirm, self.erase_button]),
+        ]
 
 
 class Profile(TwinSpaceApp):
@@ -70,7 +160,18 @@ class Profile(TwinSpaceApp):
                                       layout=widgets.Layout(width="420px"))
             else:
                 editor = widgets.Textarea(layout=widgets.Layout(width="420px", height="80px"))
+            editor.add_class(f"twinspace-field-{name}")
             self.editors[name] = editor
+        self.account_editors = {
+            name: widgets.Text(layout=widgets.Layout(width="420px")) for name in ACCOUNT_FIELDS
+        }
+        for name, editor in self.account_editors.items():
+            editor.add_class(f"twinspace-field-{name}")
+        self.language = widgets.Dropdown(
+            options=[(LANGUAGE_NAMES[code], code) for code in LANGUAGES],
+            layout=widgets.Layout(width="200px"))
+        self.language.add_class("twinspace-field-language")
+        self.language_link = widgets.HTML()
         self.save_button = widgets.Button(description=_("Save my profile"), icon="save",
                                           button_style="primary")
         self.save_button.on_click(self.save)
@@ -87,8 +188,12 @@ class Profile(TwinSpaceApp):
                                                   layout=widgets.Layout(display="none"))
         self.remove_photo_button.on_click(self.remove_photo)
         my_fields = []
+        for name in ACCOUNT_FIELDS:
+            my_fields += [widgets.Label(account_label(name)), self.account_editors[name]]
         for name in FIELDS:
             my_fields += [widgets.Label(field_label(name)), self.editors[name]]
+        my_fields += [widgets.Label(_("Language")), self.language, self.language_link]
+        self.my_data_box = widgets.VBox()
         self.my_box = widgets.VBox([
             widgets.HTML(f"<h4>{escape(_('My photo'))}</h4>"),
             self.my_photo, self.no_photo,
@@ -99,6 +204,7 @@ class Profile(TwinSpaceApp):
                 "the teachers and pupils of your spaces.")) + "</p>"),
             *my_fields,
             self.save_button,
+            self.my_data_box,
         ])
 
         # --- Browse profiles ----------------------------------------------------------
@@ -133,6 +239,7 @@ class Profile(TwinSpaceApp):
         self.mail_box = widgets.VBox([self.mail_title, self.mail_subject, self.mail_body,
                                       self.mail_button])
         self.member_box = widgets.VBox()
+        self.member_data: PersonalData | None = None
         self.browse_box = widgets.VBox([self.picker, self.member_box])
 
         self.tabs = widgets.Tab(children=[self.my_box, self.browse_box],
@@ -150,6 +257,12 @@ class Profile(TwinSpaceApp):
             f'<span style="{MUTED}">{escape(limit_text(self.limit))}</span>' if self.limit else ""
         )
         self.show_my_profile(self.client.get("me/profile"))
+        self.language.value = self.me.get("locale") if self.me.get("locale") in LANGUAGES else "en"
+        self.language_link.value = ""
+        if self.me.get("name"):
+            self.my_data_box.children = [PersonalData(
+                self, whose=self.me["name"], export_path="me/export", erase_path="me",
+                own=True)]
         members = self.client.get(f"spaces/{self.space}/members")["items"]
         options = [
             (f"{m.get('display_name') or m['name']} — {role_label(m['role'])}", m["name"])
@@ -174,6 +287,12 @@ class Profile(TwinSpaceApp):
             self.notice(_("{name} is not a member of this space.").format(name=wanted), "error")
 
     def show_my_profile(self, profile: dict) -> None:
+        self.fill_editors(profile)
+        self.show_my_photo(profile.get("has_photo", False))
+
+    def fill_editors(self, profile: dict) -> None:
+        for name in ACCOUNT_FIELDS:
+            self.account_editors[name].value = profile.get(name) or ""
         for name in FIELDS:
             self.editors[name].value = profile.get(name) or ""
         self.show_my_photo(profile.get("has_photo", False))
@@ -232,7 +351,15 @@ class Profile(TwinSpaceApp):
                 pass
         self.wall_form.layout.display = "" if self.home_may.get("comment") else "none"
         self.load_wall()
-        self.member_box.children = [widgets.HBox([self.photo, self.card]), self.wall_box, *mail]
+        # A teacher who manages this pupil downloads or erases their data here (F35).
+        self.member_data = None
+        if profile.get("may_manage_data"):
+            self.member_data = PersonalData(
+                self, whose=name, export_path=f"spaces/{self.space}/pupils/{name}/export",
+                erase_path=f"spaces/{self.space}/pupils/{name}", own=False)
+        data = [self.member_data] if self.member_data else []
+        self.member_box.children = [widgets.HBox([self.photo, self.card]), self.wall_box, *mail,
+                                    *data]
 
     # --- the wall -----------------------------------------------------------------------
 
@@ -255,8 +382,10 @@ class Profile(TwinSpaceApp):
     def wall_row(self, post: dict) -> widgets.HBox:
         author = post.get("author") or {}
         hidden = f" <i>({escape(_('hidden'))})</i>" if post.get("hidden") else ""
+        who = profile_link(self.space, author.get("name"),
+                           author.get("display_name") or _("(deleted account)"))
         text = widgets.HTML(
-            f"<b>{escape(author.get('display_name') or _('(deleted account)'))}</b> "
+            f"<b>{who}</b> "
             f'<span style="{MUTED}">{escape(short_date(post.get("created_at")))}</span>{hidden}'
             f"<br>{multiline(post['body'])}",
             layout=widgets.Layout(width="420px"),
@@ -315,13 +444,69 @@ class Profile(TwinSpaceApp):
 
     @action
     def save(self) -> None:
-        profile = self.client.put("me/profile",
-                                  {name: self.editors[name].value for name in FIELDS})
-        for name in FIELDS:
-            self.editors[name].value = profile.get(name) or ""
+        body = {name: self.editors[name].value for name in FIELDS}
+        body.update({name: self.account_editors[name].value for name in ACCOUNT_FIELDS})
+        profile = self.client.put("me/profile", body)
+        self.fill_editors(profile)
         if self.current == self.me.get("name"):
             self.card.value = profile_html(profile)
+        language = self.language.value
+        if language != (self.me.get("locale") or "en"):
+            self.me = self.client.patch("me", {"locale": language})
+            # This page was drawn in the old language; the member view draws the next
+            # page in the new one.
+            self.language_link.value = (
+                f'<a href="{escape(self.page_url())}" target="_top">'
+                + escape(_("Show this page in {language}").format(
+                    language=LANGUAGE_NAMES[language])) + "</a>")
         self.notice(_("Your profile was saved."), "success")
+
+    def page_url(self) -> str:
+        """This profile's page in the member view."""
+        return f"{server_prefix()}twinspace/tool/profile/{quote(self.space, safe='')}"
+
+    # --- personal data (F35) ------------------------------------------------------------
+
+    def download_data(self, button: widgets.Button, box: PersonalData) -> None:
+        offer_download(self, button, box.progress, box.result, box.export_path,
+                       data_filename(box.whose))
+
+    @action
+    def erase_data(self, box: PersonalData) -> None:
+        if box.confirm.value.strip() != box.whose:
+            self.notice(_("To erase the account, type the username {name} exactly.").format(
+                name=box.whose), "error")
+            return
+        try:
+            # Erasing a pupil waits for the hub to stop their server and remove their home.
+            answer = self.client.json("DELETE", box.erase_path, json={"confirm": box.whose},
+                                      timeout=ERASE_TIMEOUT)
+        except Conflict as e:
+            spaces = ", ".join(e.body.get("spaces") or [])
+            self.notice(_("You are the last teacher administrator of {spaces}: make another "
+                          "teacher an administrator there first.").format(spaces=spaces),
+                        "error")
+            return
+        box.confirm.value = ""
+        if box.own:
+            # The account is gone: nothing else on this page works any more.
+            self.tabs.layout.display = "none"
+            self.body.children = [widgets.HTML(
+                f'<div role="status" style="{BANNER_STYLES["success"]};padding:10px;'
+                f'border-radius:4px">'
+                + escape(_("Your account and personal data were erased. Goodbye!"))
+                + f' <a href="{escape(logout_url())}" target="_top">{escape(_("Log out"))}</a>'
+                + "</div>")]
+            return
+        self.current = self.start_member = None
+        self.refresh()
+        if answer and answer.get("hub_user_removed") is False:
+            self.notice(_("{name}'s account and personal data were erased, but their "
+                          "JupyterLab server and home folder could not be removed: ask the "
+                          "hub administrator.").format(name=box.whose), "info")
+            return
+        self.notice(_("{name}'s account and personal data were erased.").format(
+            name=box.whose), "success")
 
     def _photo_chosen(self, change: dict) -> None:
         if change["new"]:
@@ -348,3 +533,34 @@ class Profile(TwinSpaceApp):
         self.client.delete("me/profile/photo")
         self.show_my_photo(False)
         self.notice(_("Your photo was removed."), "success")
+
+
+class ProfileTool(Profile):
+    """The member view's Profile page: a member's profile and wall, or mine (editable).
+
+    Built as ProfileTool(space, member=<username>); no member, or myself: my profile.
+    """
+
+    def __init__(self, space: str, *, client: TwinSpaceClient | None = None,
+                 member: str = "", **params: Any) -> None:
+        self.space_slug = space
+        self.params = params
+        super().__init__(None, member=member or None, client=client)
+
+    def refresh(self) -> None:
+        # The page's first read: a space the member may not view is "not available".
+        space = self.client.get(f"spaces/{self.space_slug}")
+        self.info = {"space": self.space_slug, "section": "home", "role": space.get("role"),
+                     "may": space.get("may", {})}
+        super().refresh()
+        me = self.me.get("name")
+        mine = self.start_member in (None, me)
+        if mine:
+            self.tabs.selected_index = 0
+            if me and self.current is None and me in {
+                    value for _label, value in self.picker.options}:
+                self.picker.value = me  # my wall, under Browse profiles
+        shown = self.current_profile.get("display_name") or self.current
+        self.title.value = "<h3>" + escape(
+            _("My profile") if mine or not shown
+            else _("Profile of {name}").format(name=shown)) + "</h3>"

@@ -4,11 +4,57 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from .. import rights
 from ..store import models as m
 from .base import APIHandler
+from .content import CONTENT_TYPES
+
+
+def _shown_condition(model: type, path: tuple) -> object:
+    """An event's object of `model` still exists and neither it nor what it belongs to
+    (a comment's post, a reply's thread) is hidden."""
+    query = select(model.id).where(model.id == m.ActivityEvent.object_id)
+    if hasattr(model, "hidden"):
+        query = query.where(model.hidden.is_(False))
+    current = model
+    for attribute, parent in path:
+        if parent in (m.AppInstance, m.Space):
+            break
+        above = aliased(parent)
+        query = query.join(above, above.id == getattr(current, attribute))
+        if hasattr(parent, "hidden"):
+            query = query.where(above.hidden.is_(False))
+        current = above
+    return exists(query)
+
+
+# Content a moderator may hide or delete, by the table name events carry as object_type.
+# Calendar events are left out: a moved or cancelled date stays part of the history.
+_MODERATED = {entry.model.__tablename__: entry for entry in CONTENT_TYPES.values()
+              if entry.model is not m.Event}
+
+
+def moderation_filter():
+    """Lines about hidden or deleted content are left out of Latest activities (their
+    titles and text with them); deletion lines stay, without what was deleted."""
+    return or_(
+        m.ActivityEvent.object_type.notin_(list(_MODERATED)),
+        m.ActivityEvent.verb.endswith(".delete"),
+        *(and_(m.ActivityEvent.object_type == table, _shown_condition(entry.model, entry.path))
+          for table, entry in _MODERATED.items()),
+    )
+
+
+# The kinds of content whose deletion lines carry the deleted item's title or text.
+_CONTENT_VERBS = frozenset({"blog", "forum", "wiki", "document", "photo", "wall", "chat"})
+
+
+def deletion_line(event: m.ActivityEvent) -> bool:
+    """A line saying content was deleted (perhaps by a moderator, for what it said)."""
+    return event.verb.endswith(".delete") and event.verb.split(".")[0] in _CONTENT_VERBS
 
 
 class ActivityHandler(APIHandler):
@@ -48,7 +94,8 @@ class ActivityHandler(APIHandler):
 
     def visible(self, space: m.Space, role: str):
         """The query of the events of `space` that `role` may see (from rights.py)."""
-        query = select(m.ActivityEvent).where(m.ActivityEvent.space_id == space.id)
+        query = select(m.ActivityEvent).where(m.ActivityEvent.space_id == space.id,
+                                              moderation_filter())
         if role == "public":
             sections = [
                 s for s in rights.SECTIONS
@@ -82,6 +129,8 @@ class ActivityHandler(APIHandler):
 
     def summary_for(self, event: m.ActivityEvent, viewer: str | None) -> str:
         """The summary, with a member's name as the reader may see it (F31)."""
+        if deletion_line(event):
+            return ""
         if event.object_type != m.User.__tablename__ or not event.object_id:
             return event.summary
         user = self.db.get(m.User, event.object_id)

@@ -16,7 +16,7 @@ from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application
 
 from ..store import new_session_factory, sqlite_url
-from . import public, volume_acl
+from . import public, recovery, volume_acl
 from .auth import ThrottlePolicy
 from .base import APIError, APIHandler, ServiceContext
 from .mailer import SmtpSettings
@@ -214,11 +214,12 @@ class TwinSpaceService(Application):
 
     long_poll_max = Float(30.0, config=True, help="Longest long-poll wait, in seconds.")
     presence_seconds = Float(
-        30.0,
+        10.0,
         config=True,
-        help="""Seconds a member still counts as "in the chat room" after their last poll.
+        help="""Seconds a member still counts as "in the chat room" after their last heartbeat.
 
-        Keep it above half of long_poll_max: a waiting poll refreshes presence then.
+        The chat widget sends heartbeats (about four per period) only while the browser page
+        showing it is open, so a teacher who closed the page stops supervising within it.
         """,
     )
 
@@ -243,15 +244,32 @@ class TwinSpaceService(Application):
     )
     login_address_threshold = Integer(
         config=True,
-        help="Failed logins in a row that lock a client address, across accounts "
-        "($TWINSPACE_LOGIN_ADDRESS_THRESHOLD, 30).",
+        help="Failed logins that lock a client address, across accounts, until some are "
+        "forgiven ($TWINSPACE_LOGIN_ADDRESS_THRESHOLD, 30).",
     )
     login_lock_seconds = Float(
         config=True,
         help="First lock's length in seconds; it doubles with each further failure "
         "($TWINSPACE_LOGIN_LOCK_SECONDS, 60).",
     )
-    login_lock_max_seconds = Float(3600.0, config=True, help="Longest lock, in seconds.")
+    login_lock_max_seconds = Float(
+        config=True,
+        help="Longest lock, in seconds (default: 120 times login_lock_seconds, 2 h; "
+        "see docs/security.md).",
+    )
+    login_address_leak_seconds = Float(
+        config=True,
+        help="An address's failures are forgiven one per this many seconds (default: twice "
+        "login_lock_seconds, 120).",
+    )
+
+    @default("login_lock_max_seconds")
+    def _default_lock_max(self):
+        return 120 * self.login_lock_seconds
+
+    @default("login_address_leak_seconds")
+    def _default_address_leak(self):
+        return 2 * self.login_lock_seconds
     login_step_delay = Float(
         config=True,
         help="Extra pause per consecutive failure before answering, in seconds "
@@ -386,6 +404,7 @@ class TwinSpaceService(Application):
                 address_threshold=self.login_address_threshold,
                 base_seconds=self.login_lock_seconds,
                 max_seconds=self.login_lock_max_seconds,
+                address_leak_seconds=self.login_address_leak_seconds,
                 step_delay=self.login_step_delay,
             ),
             public_services=frozenset(self.public_services),
@@ -401,8 +420,12 @@ class TwinSpaceService(Application):
         )
 
     def start(self):
+        recovery.die_with_parent()  # the watcher (__main__) or the hub: never outlive it
+        data = Path(self.data_dir)
+        recovery.clear_stale_service(data, self.ip, self.port)
         app = self.make_app()
         ctx = app.settings["twinspace"]
+        self.sweep_leftovers(ctx)
         volume_acl.secure_all(ctx, ctx.sessions)
         public.sync_all(ctx)  # copies made by an older version or left by a crash
         limit = app.settings["twinspace"].upload_limit
@@ -410,8 +433,20 @@ class TwinSpaceService(Application):
             app, max_body_size=limit + 1024 * 1024, max_buffer_size=limit + 1024 * 1024
         )
         server.listen(self.port, self.ip)
+        recovery.write_pid_file(data)
         self.log.info("TwinSpace service at http://%s:%i%s", self.ip, self.port, self.base_url)
         asyncio.get_event_loop().run_forever()
+
+
+    def sweep_leftovers(self, ctx: ServiceContext) -> None:
+        """What a crash (kill -9 mid-write) left: temporary files and rowless blobs."""
+        with ctx.sessions() as db:
+            referenced = recovery.referenced_blobs(db)
+        count, size = recovery.sweep_leftovers(ctx.files.root, referenced,
+                                               (ctx.spaces_dir, ctx.public_dir))
+        if count:
+            self.log.warning("Removed %i file(s) (%.1f MB) left by an interrupted write.",
+                             count, size / 1e6)
 
 
 def _log_request(handler: web.RequestHandler) -> None:

@@ -62,8 +62,8 @@ class ServiceContext:
     upload_limit: int = 20 * 1024 * 1024
     invitation_days: int = 14
     public_url: str = ""
-    # Seconds after the last poll during which a member still counts as "in the room".
-    presence_seconds: float = 30.0
+    # Seconds after the last presence heartbeat during which a member counts as "in the room".
+    presence_seconds: float = 10.0
     long_poll_max: float = 30.0
     # Outgoing mail for invitation and password links; unconfigured by default.
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -90,6 +90,11 @@ class Identity:
     @property
     def is_public(self) -> bool:
         return self.user is None
+
+
+# The largest id (and any whole number) a database column stores: BIGINT's.
+MAX_ID = 2**63 - 1
+SANDBOX_CSP = "sandbox; default-src 'none'"
 
 
 class APIHandler(HubOAuthenticated, web.RequestHandler):
@@ -120,7 +125,17 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
 
     # --- identity ---------------------------------------------------------------------
 
+    def set_default_headers(self) -> None:
+        # Every answer, once: never sniffed into HTML, never a document that runs script
+        # (files members uploaded are served with these too).
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", SANDBOX_CSP)
+
     async def prepare(self) -> None:
+        for name, value in (self.path_kwargs or {}).items():
+            # Ids beyond what the database stores name nothing (not a database error).
+            if name.endswith("_id") and value.isdigit() and int(value) > MAX_ID:
+                raise APIError(404, "There is nothing with this id.")
         model = await self.hub_auth.get_user(self, sync=False)
         token_auth = getattr(self, "_token_authenticated", False)
         if model and not token_auth and self.request.method not in ("GET", "HEAD"):
@@ -381,8 +396,18 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             body = json.loads(self.request.body)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise APIError(400, f"The request body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise APIError(400, "The request body is nested too deeply.") from None
         if not isinstance(body, dict):
             raise APIError(400, "The request body must be a JSON object.")
+        try:
+            # JSON may spell lone surrogates (\ud800), which no text column can store.
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise APIError(400, "The request body has text that is not valid Unicode "
+                                "(a lone surrogate).") from None
+        except RecursionError:
+            raise APIError(400, "The request body is nested too deeply.") from None
         return body
 
     def field(self, body: dict, name: str, kind: type = str, *, default: Any = ..., **check):
@@ -394,6 +419,8 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         value = body[name]
         if kind is int and isinstance(value, bool) or not isinstance(value, kind):
             raise APIError(400, f"'{name}' must be a {kind.__name__}.")
+        if kind is int and not -MAX_ID <= value <= MAX_ID:
+            raise APIError(400, f"'{name}' is out of range.")
         if kind is str:
             value = value.strip()
             max_len = check.get("max_len", 10_000)
@@ -413,8 +440,9 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             value = int(raw)
         except ValueError:
             raise APIError(400, f"'{name}' must be a whole number.") from None
-        if value < low or (high is not None and value > high):
-            raise APIError(400, f"'{name}' must be between {low} and {high}.")
+        if value < low or value > (MAX_ID if high is None else high):
+            raise APIError(400, f"'{name}' must be between {low} and "
+                                f"{MAX_ID if high is None else high}.")
         return value
 
     def float_arg(self, name: str, default: float = 0.0, *, high: float) -> float:

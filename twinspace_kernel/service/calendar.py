@@ -69,6 +69,19 @@ class EventBase(APIHandler):
             .order_by(m.Page.position, m.Page.id).limit(1)
         )
 
+    def require_calendar(self, space: m.Space) -> None:
+        """Readers of the calendar: the members who may view Home, and the public only
+        where a page the public may read shows it (the pages' publishing rule)."""
+        public = self.role_in(space) == "public"
+        self.require(space, "view", "home", published=public and self.calendar_published(space))
+
+    def calendar_published(self, space: m.Space) -> bool:
+        pages = self.db.scalars(
+            select(m.Page).join(m.AppInstance, m.AppInstance.page_id == m.Page.id)
+            .where(m.Page.space_id == space.id, m.AppInstance.kind == "calendar")
+        )
+        return any(self.page_published(page, space) for page in pages)
+
     def event_json(self, event: m.Event) -> dict:
         starts, ends = as_utc(event.starts_at), as_utc(event.ends_at)
         return {
@@ -119,7 +132,7 @@ class EventsHandler(EventBase):
     def get(self, slug):
         """Events overlapping `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: this month ± 1)."""
         space = self.load_space(slug)
-        self.require(space, "view", "home", published=space.public)
+        self.require_calendar(space)
         today = utcnow().date()
         raw_from, raw_to = self.get_argument("from", ""), self.get_argument("to", "")
         first = parse_day(raw_from, "from") if raw_from else month_start(today, -1)
@@ -162,7 +175,7 @@ class EventHandler(EventBase):
     def get(self, event_id):
         """One event."""
         event, space = self.event_context(event_id)
-        self.require(space, "view", "home", published=space.public)
+        self.require_calendar(space)
         self.write_json(self.event_json(event))
 
     def patch(self, event_id):
@@ -194,7 +207,7 @@ class CalendarExportHandler(EventBase):
     def get(self, slug):
         """The space's calendar as an iCalendar file (for any calendar program)."""
         space = self.load_space(slug)
-        self.require(space, "view", "home", published=space.public)
+        self.require_calendar(space)
         cal = icalendar.Calendar()
         cal.add("prodid", PRODID)
         cal.add("version", "2.0")

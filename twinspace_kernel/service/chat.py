@@ -39,6 +39,18 @@ class ChatBase(APIHandler):
         )
         return [{**self.user_brief(user), "role": role} for user, role in rows]
 
+    def next_departure(self, room_id: int) -> float | None:
+        """Seconds until the first member now in the room stops counting as there, if any."""
+        since = utcnow() - dt.timedelta(seconds=self.ctx.presence_seconds)
+        oldest = self.db.scalar(
+            select(func.min(m.ChatPresence.last_seen)).where(
+                m.ChatPresence.room_id == room_id, m.ChatPresence.last_seen > since
+            )
+        )
+        if oldest is None:
+            return None
+        return (as_utc(oldest) - since).total_seconds()
+
     @staticmethod
     def teacher_present(present: list[dict]) -> bool:
         # Supervision (F29) is about who is in the room: teachers supervise.
@@ -55,7 +67,11 @@ class ChatBase(APIHandler):
         return dt.timedelta(seconds=self.ctx.presence_seconds / 6)
 
     def touch(self, room_id: int, user_id: int) -> bool:
-        """Refresh the caller's presence (committed); True if they just arrived."""
+        """Refresh the caller's presence (committed); True if they just arrived.
+
+        Only the presence heartbeat calls it: the chat widget sends one while the browser
+        showing it is open (reading or posting messages is not being there, F29).
+        """
         since = utcnow() - dt.timedelta(seconds=self.ctx.presence_seconds)
         for _attempt in range(3):
             now = utcnow()
@@ -96,6 +112,8 @@ class ChatBase(APIHandler):
             "name": room.name,
             "supervised": room.supervised,
             "created_at": room.created_at,
+            # How long a heartbeat counts: the widget sends them well within it.
+            "presence_seconds": self.ctx.presence_seconds,
         }
         if with_presence:
             present = self.present(room)
@@ -186,11 +204,12 @@ class MessagesHandler(ChatBase):
 
         Without `after`: the newest `limit` messages (or those before `?before=`), oldest
         first. With `after`: messages newer than it, waiting up to `wait` seconds for one
-        when there are none yet. Every call refreshes the caller's presence in the room.
+        when there are none yet, or for someone to come into the room or leave it. Reading
+        is not being in the room: only the presence heartbeat (POST .../presence) counts,
+        so a kernel still polling after its page closed supervises nobody (F29).
         """
         room, space = self.load_room(room_id)
         role = self.require(space, "view", SECTION)
-        user_id = self.me.id
         rid = room.id
         limit = self.int_arg("limit", 50, low=1, high=MAX_PAGE)
         after = self.int_arg("after")
@@ -198,8 +217,6 @@ class MessagesHandler(ChatBase):
         wait = self.float_arg("wait", 0, high=self.ctx.long_poll_max)
         moderator = self.may(space, "moderate", SECTION, role=role)
         deadline = time.monotonic() + wait
-        last_touch = time.monotonic()
-        self.touch(rid, user_id)
         seen_present = None
         while True:
             room = self.db.scalar(select(m.ChatRoom).where(m.ChatRoom.id == rid))
@@ -214,15 +231,17 @@ class MessagesHandler(ChatBase):
             if seen_present is not None and signature != seen_present:
                 break  # someone came in or left: tell the waiting member
             seen_present = signature
+            # Nobody announces a departure (a closed page just stops its heartbeats): wake
+            # when the first presence runs out, so pupils learn the teacher has gone.
+            departure = self.next_departure(rid)
+            if departure is not None:
+                remaining = min(remaining, max(departure, 0.05) + 0.05)
             # End the transaction so the next read sees a fresh snapshot (PostgreSQL)
             # and the connection goes back to the pool while we wait.
             self.db.rollback()
             await self.ctx.notifier.wait(f"room:{rid}", remaining)
             if self.request.connection.stream.closed():
                 return
-            if time.monotonic() - last_touch > self.ctx.presence_seconds / 2:
-                last_touch = time.monotonic()
-                self.touch(rid, user_id)
         if after is not None:
             last_id = rows[-1].id if rows else after
         else:
@@ -262,7 +281,7 @@ class MessagesHandler(ChatBase):
         room, space = self.load_room(room_id)
         role = self.require(space, "chat", SECTION)
         body = self.field(self.json_body(), "body", max_len=MAX_BODY)
-        self.touch(room.id, self.me.id)
+        # Posting is not being in the room (a teacher's script is not supervision).
         if self.supervised_block(room, role, self.present(room)):
             raise APIError(403, SUPERVISED)
         msg = m.ChatMessage(room_id=room.id, author_id=self.me.id, body=body)
@@ -274,7 +293,7 @@ class MessagesHandler(ChatBase):
 
 class PresenceHandler(ChatBase):
     def post(self, room_id):
-        """Join a room or say you are still there (heartbeat)."""
+        """Join a room or say you are still there (the open chat widget's heartbeat)."""
         room, space = self.load_room(room_id)
         self.require(space, "view", SECTION)
         self.touch(room.id, self.me.id)

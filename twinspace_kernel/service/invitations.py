@@ -165,7 +165,28 @@ class InvitationsHandler(APIHandler):
         )
         if pending is not None:
             raise APIError(409, f"{user.name} already has a pending invitation to this space.")
-        check_role_fits(user, role)
+        try:
+            check_role_fits(user, role)
+        except APIError:
+            if self.knows(user):
+                raise
+            # Not which kind of account it is (a pupil, perhaps): only that it cannot be.
+            raise APIError(400, f"The account {user.name} cannot be invited as "
+                                f"{role_words(role)}.") from None
+
+    def knows(self, user: m.User) -> bool:
+        """Whether the caller may learn who `user` is: someone of one of their spaces
+        (or a hub administrator). Anyone else's name, school, country and kind stay out."""
+        me = self.identity.user
+        if self.identity.hub_admin or self.is_trusted_service or (me and user.id == me.id):
+            return True
+        if me is None:
+            return False
+        mine = select(m.Membership.space_id).where(m.Membership.user_id == me.id)
+        return self.db.scalar(
+            select(m.Membership.id).where(m.Membership.user_id == user.id,
+                                          m.Membership.space_id.in_(mine)).limit(1)
+        ) is not None
 
     def _send_mail(self, space: m.Space, user: m.User, invitation: m.Invitation) -> None:
         inviter = self.me
@@ -188,12 +209,21 @@ class InvitationsHandler(APIHandler):
 
     def invitation_json(self, invitation: m.Invitation) -> dict:
         invitee = self.db.get(m.User, invitation.user_id) if invitation.user_id else None
+        if invitee is not None and not self.knows(invitee):
+            # An account outside the caller's spaces: the account it is addressed to, and
+            # nothing of the person (name, school, country, kind of account).
+            kind = "visitor" if invitation.role == rights.V else "teacher"
+            user = {"name": invitee.name, "display_name": invitee.name, "kind": None,
+                    "school": None, "country": None}
+        else:
+            kind, user = invitation.kind, self.user_brief(invitee)
+        username = invitee.name if invitee else invitation.username
         return {
             "id": invitation.id,
             "role": invitation.role,
-            "kind": invitation.kind,
-            "user": self.user_brief(invitee),
-            "username": invitee.name if invitee else invitation.username,
+            "kind": kind,
+            "user": user,
+            "username": username,
             "email": invitation.email,
             "invited_by": self.author(invitation.invited_by_id),
             "expires_at": invitation.expires_at,

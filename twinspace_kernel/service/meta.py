@@ -117,8 +117,9 @@ class UserHandler(APIHandler):
     login_required = True
 
     def get(self, name):
-        """An account (yourself, or anyone for hub administrators)."""
-        if not self.identity.hub_admin and name != self.identity.name:
+        """An account (yourself, or anyone for hub administrators and the admin CLI)."""
+        if name != self.identity.name and not (self.identity.hub_admin
+                                               or self.is_trusted_service):
             raise APIError(403, "You may only look at your own account.")
         self.write_json(user_json(self.load_user(name)))
 

@@ -15,6 +15,8 @@ log = logging.getLogger("twinspace.service")
 
 REPORT_STATUSES = ("open", "resolved")
 MODERATION_ACTIONS = ("hide", "unhide", "delete")
+# How much of a reported item's text moderators read in the queue (the excerpt is shorter).
+TEXT_LENGTH = 2000
 
 
 def log_moderation(
@@ -104,8 +106,10 @@ class ModerationMixin:
             # A deleted item leaves its reports behind: `exists` says so.
             "exists": place is not None,
             "excerpt": content.excerpt(place.obj) if place else None,
+            "text": content.excerpt(place.obj, TEXT_LENGTH) if place else None,
             "author": self.author(place.author_id) if place else None,
             "hidden": bool(getattr(place.obj, "hidden", False)) if place else None,
+            "context": self.place_context(place) if place else None,
         }
         last = self.db.scalar(
             select(m.ModerationAction.action)
@@ -132,7 +136,53 @@ class ModerationMixin:
             "page_id": place.page.id if place and place.page else None,
             "excerpt": content.excerpt(place.obj) if place else None,
             "hidden": bool(getattr(place.obj, "hidden", False)) if place else None,
+            "author": self.author(place.author_id) if place else None,
+            "context": self.place_context(place) if place else None,
         }
+
+    def place_context(self, place: content.Located) -> dict:
+        """Where an item is, so moderators read it in context: its page, its application,
+        and what it belongs to (the thread of a reply, the post of a comment, …)."""
+        db, obj = self.db, place.obj
+        app = _app_of(db, obj)
+        within = None
+        if isinstance(obj, m.Comment):
+            post = db.get(m.BlogPost, obj.post_id)
+            within = {"type": "blog_post", "id": post.id, "title": post.title}
+        elif isinstance(obj, m.ForumReply):
+            thread = db.get(m.ForumThread, obj.thread_id)
+            within = {"type": "forum_thread", "id": thread.id, "title": thread.title,
+                      # A thread's opening message goes only with its thread.
+                      "opening": obj.id == _first_reply_id(db, thread.id)}
+        elif isinstance(obj, m.Photo):
+            album = db.get(m.Album, obj.album_id)
+            within = {"type": "album", "id": album.id, "title": album.title}
+        elif isinstance(obj, m.ChatMessage):
+            room = db.get(m.ChatRoom, obj.room_id)
+            within = {"type": "chat_room", "id": room.id, "title": room.name}
+        elif isinstance(obj, m.WallPost):
+            within = {"type": "wall", "id": obj.wall_user_id,
+                      "member": self.author(obj.wall_user_id)}
+        return {
+            "section": place.section,
+            "page_id": place.page.id if place.page else None,
+            "page_title": place.page.title if place.page else None,
+            "app_id": app.id if app else None,
+            "app_kind": app.kind if app else None,
+            "app_title": app.title if app else None,
+            "within": within,
+        }
+
+
+def _app_of(db, obj) -> m.AppInstance | None:
+    """The application an item lives in (None for space-level items: chat, wall, events)."""
+    current = obj
+    for attribute, model in content.CONTENT_TYPES[content.type_name(obj)].path:
+        current = db.get(model, getattr(current, attribute))
+        if isinstance(current, m.AppInstance):
+            return current
+    return None
+
 
 class ReportsHandler(ModerationMixin, APIHandler):
     login_required = True

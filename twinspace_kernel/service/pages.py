@@ -211,6 +211,27 @@ class PageOrderHandler(APIHandler):
         self.write_json({"items": [page_json(pages[i]) for i in ids], "next": None})
 
 
+class PageNotebookHandler(APIHandler):
+    def get(self, page_id):
+        """The page's notebook as the shared volume holds it (nbformat JSON).
+
+        For a member view whose server cannot read it yet: its Unix groups are those it
+        started with, and a space made or a role given since is not in them.
+        """
+        page = self.load(m.Page, page_id, "page")
+        self.require_page(page)
+        path = notebooks.page_path(self.ctx, page.space.slug, page.section, page.slug)
+        try:
+            text = path.read_text(encoding="utf-8") if path is not None else None
+        except FileNotFoundError:
+            text = None
+        if text is None:
+            raise APIError(404, "This page's notebook is not there yet.")
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(text)
+
+
 class PageHandler(APIHandler):
     def get(self, page_id):
         """A page with its applications, in order, the caller's role and what they may do."""
@@ -364,6 +385,7 @@ default_handlers = [
     (r"/spaces/(?P<slug>[^/]+)/starter", StarterHandler),
     (r"/pages/(?P<page_id>\d+)", PageHandler),
     (r"/pages/(?P<page_id>\d+)/apps", PageAppsHandler),
+    (r"/pages/(?P<page_id>\d+)/notebook", PageNotebookHandler),
     (r"/apps/(?P<app_id>\d+)", AppHandler),
     (r"/apps/(?P<app_id>\d+)/content", WebContentHandler),
 ]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
+import os
 import re
 from collections import defaultdict
+from urllib.parse import quote
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, distinct, func, literal_column, select, union_all
 from sqlalchemy.orm import aliased
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.ioloop import IOLoop
 
 from .. import rights
 from ..store import models as m
@@ -270,6 +276,70 @@ def erase_own_account(handler: APIHandler) -> None:
     db.commit()
     handler.identity.user = None
     handler.delete_blobs(blobs)
+    # The caller's own kernel asked: it gets its answer (and says goodbye) before the hub
+    # stops its server.
+    IOLoop.current().spawn_callback(remove_hub_user, user.name, OWN_ERASURE_GRACE)
+
+
+# Seconds between erasing your own account and the hub stopping your server: long enough
+# for the page that asked to show that it is done and where to log out.
+OWN_ERASURE_GRACE = 3.0
+
+
+async def remove_hub_user(name: str, delay: float = 0.0) -> bool:
+    """Delete hub user `name`: the hub stops their server and, through the spawner's
+    delete_forever, removes their system user and home directory. True when gone.
+
+    A hub user that never existed (never logged in) counts as gone. Outside a hub (the
+    service run on its own) there is nothing to remove.
+    """
+    if delay:
+        await asyncio.sleep(delay)
+    api = os.environ.get("JUPYTERHUB_API_URL", "").rstrip("/")
+    token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    if not api or not token:
+        log.info("Not running under a hub: no hub user to remove for %s.", name)
+        return True
+    request = HTTPRequest(f"{api}/users/{quote(name, safe='')}", method="DELETE",
+                          headers={"Authorization": f"token {token}"},
+                          # Stopping a server and removing a home may take a while.
+                          request_timeout=120)
+    try:
+        response = await AsyncHTTPClient().fetch(request, raise_error=False)
+    except (OSError, HTTPClientError) as e:
+        log.error("Could not remove the hub user %s after erasing their account: %s", name, e)
+        return False
+    if response.code in (204, 404):
+        log.info("Removed the hub user %s (server, system user and home).", name)
+        return True
+    log.error("The hub answered %s when removing the erased member %s: %s", response.code,
+              name, response.body[:300])
+    return False
+
+
+def managed_pupil(handler: APIHandler, slug: str, name: str) -> tuple[m.Space, m.User]:
+    """(space, pupil) for a teacher managing `name` in `slug`: 403/404 otherwise.
+
+    The rights table decides (`manage_pupils`): teacher administrators manage every pupil
+    of the space, teachers the pupils they created.
+    """
+    space = handler.load_space(slug)
+    handler.require(space, "manage_pupils", "home")
+    pupil = handler.db.scalar(
+        select(m.User)
+        .join(m.Membership, m.Membership.user_id == m.User.id)
+        .where(m.Membership.space_id == space.id, m.User.name == name, m.User.kind == "pupil")
+    )
+    if pupil is None:
+        raise APIError(404, f"{name} is not a pupil of this space.")
+    handler.require(space, "manage_pupils", "home", own=pupil.created_by_id == handler.me.id)
+    return space, pupil
+
+
+def send_personal_data(handler: APIHandler, user: m.User) -> None:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", user.name)
+    handler.set_header("Content-Disposition", f'attachment; filename="twinspace-{safe}.json"')
+    handler.write_json(personal_data(handler.db, user))
 
 
 class ExportHandler(APIHandler):
@@ -279,10 +349,39 @@ class ExportHandler(APIHandler):
 
     def get(self):
         """Download everything you wrote or own, as one JSON file (F35)."""
-        user = self.me
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", user.name)
-        self.set_header("Content-Disposition", f'attachment; filename="twinspace-{safe}.json"')
-        self.write_json(personal_data(self.db, user))
+        send_personal_data(self, self.me)
+
+
+class PupilExportHandler(APIHandler):
+    login_required = True
+
+    def get(self, slug, name):
+        """A pupil's personal data, for a teacher who manages them (as GET /me/export)."""
+        _space, pupil = managed_pupil(self, slug, name)
+        send_personal_data(self, pupil)
+
+
+class PupilHandler(APIHandler):
+    login_required = True
+
+    async def delete(self, slug, name):
+        """Erase a pupil's account and personal data (`confirm` must be their username).
+
+        For a teacher who manages the pupil. What they wrote for the project stays,
+        attributed to nobody (as DELETE /me). The hub user goes too: their server is
+        stopped and their system user and home directory removed; answers when done,
+        with {name, hub_user_removed} (false: the hub could not, see its log).
+        """
+        _space, pupil = managed_pupil(self, slug, name)
+        confirm = self.field(self.json_body(), "confirm", max_len=64)
+        if confirm != pupil.name:
+            raise APIError(400, f"To erase this account, type the username {pupil.name} "
+                           "in 'confirm'.")
+        blobs = erase_user(self.db, pupil)
+        self.db.commit()
+        self.delete_blobs(blobs)
+        removed = await remove_hub_user(name)
+        self.write_json({"name": name, "hub_user_removed": removed})
 
 
 COUNTED = (
@@ -294,11 +393,17 @@ COUNTED = (
     ("wiki_revisions", m.WikiRevision),
     ("documents", m.Document),
     ("photos", m.Photo),
+    ("chat_messages", m.ChatMessage),
 )
 
 
 def _in_space(query, model, space_id: int, *, parent_joined: bool = False):
     """Restrict a query on `model` to items of one space (joins up to the page)."""
+    if model is m.ChatMessage:
+        # Chat rooms belong to the space itself, not to a page.
+        return query.join(m.ChatRoom, m.ChatRoom.id == m.ChatMessage.room_id).where(
+            m.ChatRoom.space_id == space_id
+        )
     if model is m.Comment:
         if not parent_joined:
             query = query.join(m.BlogPost, m.BlogPost.id == m.Comment.post_id)
@@ -327,14 +432,74 @@ def _visible(query, model):
     return query.where(hidden.is_(False)) if hidden is not None else query
 
 
-def cooperation_report(db, space: m.Space) -> dict:
-    """Per school (school + country): contributions and cross-school exchanges (F33).
+def _month(db, column):
+    """The UTC month ('YYYY-MM') of a timestamp column, computed by the database."""
+    if db.get_bind().dialect.name == "postgresql":
+        # Literals inline (not bound): PostgreSQL must see the GROUP BY expression as the
+        # very same as the selected one.
+        return func.to_char(func.timezone(literal_column("'UTC'"), column),
+                            literal_column("'YYYY-MM'"))
+    # SQLite keeps timestamps as ISO text in UTC: '2026-05-01 10:00:00.000000'.
+    return func.substr(column, 1, 7)
 
-    Moderated (hidden) items are not counted, nor content whose author was erased.
+
+def _month_of(moment: dt.datetime | str) -> str:
+    if isinstance(moment, str):
+        return moment[:7]
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m")
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last` ('YYYY-MM'), so charts show quiet months too."""
+    year, month = int(first[:4]), int(first[5:7])
+    months = []
+    while f"{year:04d}-{month:02d}" <= last:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _authorship(space_id: int):
+    """(author_id, created_at) of every visible item of the space: who was active when."""
+    parts = []
+    for _key, model in COUNTED:
+        query = select(model.author_id.label("author_id"),
+                       model.created_at.label("created_at")).select_from(model)
+        parts.append(_visible(_in_space(query, model, space_id), model)
+                     .where(model.author_id.is_not(None)))
+    return union_all(*parts).subquery("authorship")
+
+
+def cooperation_report(db, space: m.Space) -> dict:
+    """Per school (school + country): contributions and cross-school exchanges (F33),
+    in all and month by month.
+
+    Moderated (hidden) items are not counted, nor content whose author was erased. A
+    school is its members' school as it is now; months are UTC calendar months. A wiki
+    page co-written by several schools counts once for each of them, in the month it
+    became theirs together: the month of the later of the school's own first revision
+    and the page's first revision by a second school (so each school's months add up
+    to its total, and the space's counts each page once, in the month it became
+    co-written).
     """
     schools: dict[tuple[str, str], dict] = defaultdict(
         lambda: {key: 0 for key in ("members", *KEYS)}
     )
+    # school -> month -> key -> count; the space's own month -> key -> count.
+    by_month: dict[tuple[str, str], dict] = defaultdict(
+        lambda: defaultdict(lambda: dict.fromkeys(MONTHLY_KEYS, 0))
+    )
+    space_months: dict[str, dict] = defaultdict(lambda: dict.fromkeys(MONTHLY_KEYS, 0))
+
+    def add(school: tuple[str, str], month: str, key: str, n: int) -> None:
+        schools[school][key] += n
+        if key in MONTHLY_KEYS:
+            by_month[school][month][key] += n
+            if key != "active_members":
+                space_months[month][key] += n
+
     for school, country, n in db.execute(
         select(m.User.school, m.User.country, func.count())
         .join(m.Membership, m.Membership.user_id == m.User.id)
@@ -343,12 +508,14 @@ def cooperation_report(db, space: m.Space) -> dict:
     ):
         schools[(school, country)]["members"] = n
     for key, model in COUNTED:
-        query = select(m.User.school, m.User.country, func.count()).select_from(model).join(
-            m.User, m.User.id == model.author_id
-        )
+        month = _month(db, model.created_at)
+        query = select(m.User.school, m.User.country, month, func.count()).select_from(
+            model).join(m.User, m.User.id == model.author_id)
         query = _visible(_in_space(query, model, space.id), model)
-        for school, country, n in db.execute(query.group_by(m.User.school, m.User.country)):
-            schools[(school, country)][key] = n
+        for school, country, when, n in db.execute(
+            query.group_by(m.User.school, m.User.country, month)
+        ):
+            add((school, country), when, key, n)
 
     # Comments on posts by another school, replies in threads opened by another school.
     totals = {"comments": 0, "forum_replies": 0, "wiki_pages": 0}
@@ -357,8 +524,9 @@ def cooperation_report(db, space: m.Space) -> dict:
         ("cross_school_replies", m.ForumReply, m.ForumThread, m.ForumReply.thread_id),
     ):
         author, parent_author = aliased(m.User), aliased(m.User)
+        month = _month(db, model.created_at)
         query = (
-            select(author.school, author.country, func.count())
+            select(author.school, author.country, month, func.count())
             .select_from(model)
             .join(author, author.id == model.author_id)
             .join(parent, parent.id == parent_fk)
@@ -370,42 +538,79 @@ def cooperation_report(db, space: m.Space) -> dict:
             )
         )
         query = _visible(_in_space(query, model, space.id, parent_joined=True), model)
-        query = query.group_by(author.school, author.country)
-        for school, country, n in db.execute(query):
-            schools[(school, country)][key] = n
+        query = query.group_by(author.school, author.country, month)
+        for school, country, when, n in db.execute(query):
+            add((school, country), when, key, n)
             totals["comments" if model is m.Comment else "forum_replies"] += n
 
-    # Wiki pages written by at least two schools.
-    wiki_schools: dict[int, set] = defaultdict(set)
+    # Wiki pages written by at least two schools: each school's first revision of each
+    # page, in one query; the month it became co-written follows from those.
+    first_by_school: dict[int, list] = defaultdict(list)
     query = (
-        select(m.WikiRevision.wiki_id, m.User.school, m.User.country)
+        select(m.WikiRevision.wiki_id, m.User.school, m.User.country,
+               func.min(m.WikiRevision.created_at))
         .select_from(m.WikiRevision)
         .join(m.User, m.User.id == m.WikiRevision.author_id)
     )
-    for wiki_id, school, country in db.execute(_in_space(query, m.WikiRevision, space.id)
-                                               .distinct()):
-        wiki_schools[wiki_id].add((school, country))
+    query = _in_space(query, m.WikiRevision, space.id).group_by(
+        m.WikiRevision.wiki_id, m.User.school, m.User.country)
+    for wiki_id, school, country, first in db.execute(query):
+        first_by_school[wiki_id].append((first, (school, country)))
     wiki_pages = db.scalar(
         select(func.count()).select_from(_in_space(select(m.WikiPage.id), m.WikiPage, space.id)
                                           .subquery())
     )
-    for found in wiki_schools.values():
-        if len(found) >= 2:
-            totals["wiki_pages"] += 1
-            for school in found:
-                schools[school]["co_written_wiki_pages"] += 1
+    for found in first_by_school.values():
+        if len(found) < 2:
+            continue
+        found.sort()
+        together = found[1][0]  # the first revision by a second school
+        totals["wiki_pages"] += 1
+        space_months[_month_of(together)]["co_written_wiki_pages"] += 1
+        for first, school in found:
+            schools[school]["co_written_wiki_pages"] += 1
+            by_month[school][_month_of(max(first, together))]["co_written_wiki_pages"] += 1
+
+    # Active members: distinct authors of anything, per school and month, per school in
+    # all, and for the whole space per month (one person active in two months counts once
+    # in all).
+    authorship = _authorship(space.id)
+    month = _month(db, authorship.c.created_at)
+    active = func.count(distinct(authorship.c.author_id))
+    people = select(m.User.school, m.User.country).select_from(authorship).join(
+        m.User, m.User.id == authorship.c.author_id)
+    for school, country, when, n in db.execute(
+        people.add_columns(month, active).group_by(m.User.school, m.User.country, month)
+    ):
+        by_month[(school, country)][when]["active_members"] = n
+    for school, country, n in db.execute(
+        people.add_columns(active).group_by(m.User.school, m.User.country)
+    ):
+        schools[(school, country)]["active_members"] = n
+    for when, n in db.execute(select(month, active).group_by(month)):
+        space_months[when]["active_members"] = n
+    active_in_all = db.scalar(select(active))
+
+    months = _months_between(min(space_months), max(space_months)) if space_months else []
     return {
         "space": space.slug,
         "title": space.title,
         "generated_at": utcnow(),
         "schools": [
-            {"school": school, "country": country, **counts}
+            {"school": school, "country": country, **counts,
+             "monthly": {when: by_month[(school, country)][when]
+                         for when in months if when in by_month[(school, country)]}}
             for (school, country), counts in sorted(schools.items())
         ],
         "cross_school": totals,
         "totals": {
             key: sum(s[key] for s in schools.values()) for key, _ in COUNTED
-        } | {"wiki_pages": wiki_pages, "schools": len(schools)},
+        } | {"wiki_pages": wiki_pages, "schools": len(schools),
+             "active_members": active_in_all or 0},
+        # Every month from the first to the last with activity, quiet ones included.
+        "months": months,
+        "monthly": {when: space_months.get(when, dict.fromkeys(MONTHLY_KEYS, 0))
+                    for when in months},
     }
 
 
@@ -413,12 +618,29 @@ KEYS = tuple(key for key, _ in COUNTED) + (
     "cross_school_comments",
     "cross_school_replies",
     "co_written_wiki_pages",
+    "active_members",
+)
+
+# What the report gives month by month (per school in `schools[].monthly`, for the space
+# in `monthly`): the Quality Label's evidence of cooperation.
+MONTHLY_KEYS = (
+    "cross_school_replies",
+    "cross_school_comments",
+    "co_written_wiki_pages",
+    "documents",
+    "photos",
+    "chat_messages",
+    "active_members",
+    "blog_posts",
+    "forum_threads",
+    "wiki_revisions",
 )
 
 
 class CooperationReportHandler(APIHandler):
     def get(self, slug):
-        """Quality Label evidence: each school's contributions and cross-school exchanges."""
+        """Quality Label evidence: each school's contributions and cross-school exchanges,
+        in all and month by month (`months`, `monthly`, `schools[].monthly`)."""
         space = self.load_space(slug)
         self.require(space, "moderate", "home")
         self.write_json(cooperation_report(self.db, space))
@@ -426,5 +648,7 @@ class CooperationReportHandler(APIHandler):
 
 default_handlers = [
     (r"/me/export", ExportHandler),
+    (r"/spaces/(?P<slug>[^/]+)/pupils/(?P<name>[^/]+)/export", PupilExportHandler),
+    (r"/spaces/(?P<slug>[^/]+)/pupils/(?P<name>[^/]+)", PupilHandler),
     (r"/spaces/(?P<slug>[^/]+)/cooperation-report", CooperationReportHandler),
 ]

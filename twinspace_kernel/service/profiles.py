@@ -11,6 +11,8 @@ from .uploads import sniff
 
 # Plain-text profile fields and their length limits.
 PROFILE_FIELDS = {"about": 2000, "interests": 1000, "hobbies": 1000, "favourite_food": 200}
+# Fields of the account itself that members change on their profile (F10).
+ACCOUNT_FIELDS = {"school": 160, "country": 64}
 WALL_POST_MAX = 5000
 # Profile photos are stored at most this size (the member list and profile card need no more).
 PHOTO_SIZE = (512, 512)
@@ -48,19 +50,26 @@ class MyProfileHandler(APIHandler):
         self.write_json(profile_json(self.me, self.me.profile))
 
     def put(self):
-        """Change your profile: {about, interests, hobbies, favourite_food} (plain text)."""
+        """Change your profile: {about, interests, hobbies, favourite_food, school, country}
+        (plain text; fields left out keep their value)."""
         user = self.me
         body = self.json_body()
-        unknown = set(body) - set(PROFILE_FIELDS)
+        unknown = set(body) - set(PROFILE_FIELDS) - set(ACCOUNT_FIELDS)
         if unknown:
             raise APIError(
                 400, f"Unknown field(s): {', '.join(sorted(unknown))}. "
-                f"A profile has: {', '.join(PROFILE_FIELDS)}."
+                f"A profile has: {', '.join([*PROFILE_FIELDS, *ACCOUNT_FIELDS])}."
             )
+        # Check every field before changing any: bad input loses nothing.
+        account = {name: " ".join(text_field(body, name, limit).split())  # one line
+                   for name, limit in ACCOUNT_FIELDS.items() if name in body}
+        texts = {name: text_field(body, name, limit)
+                 for name, limit in PROFILE_FIELDS.items() if name in body}
+        for name, value in account.items():
+            setattr(user, name, value)
         profile = user.profile or m.Profile(user_id=user.id)
-        for name, limit in PROFILE_FIELDS.items():
-            if name in body:
-                setattr(profile, name, text_field(body, name, limit))
+        for name, value in texts.items():
+            setattr(profile, name, value)
         profile.updated_at = utcnow()
         self.db.add(profile)
         self.commit()
@@ -135,8 +144,14 @@ class _MemberHandler(APIHandler):
 class MemberProfileHandler(_MemberHandler):
     def get(self, slug, name):
         """A member's profile (pupils' profiles: teachers and pupils of the space only)."""
-        _space, user = self.member(slug, name)
-        self.write_json(profile_json(user, user.profile))
+        space, user = self.member(slug, name)
+        answer = profile_json(user, user.profile)
+        # Whether the caller may download and erase this pupil's data (F35): a courtesy
+        # for the page; the export and erase calls check again.
+        me = self.identity.user
+        answer["may_manage_data"] = user.kind == "pupil" and me is not None and self.may(
+            space, "manage_pupils", "home", own=user.created_by_id == me.id)
+        self.write_json(answer)
 
 
 class MemberPhotoHandler(_MemberHandler):

@@ -1,10 +1,12 @@
 """Export and import a whole space, and copy a public space as a template (F34).
 
 The export is a ZIP: `space.json` (format version 1, below), `space.json.sig` (an HMAC
-of space.json with this service's own key) and `files/<key>` for every stored blob
-(documents, photos and their thumbnails). space.json holds:
+of space.json with this service's own key), `files/<key>` for every stored blob
+(documents, photos and their thumbnails) and `notebooks/<section>/<page-slug>.ipynb`, each
+page's notebook from the shared volume (teachers' own cells, F24). space.json holds:
 
-- `space`: title, description, whether it was public (an import always starts private);
+- `space`: slug, title, description, founder, whether it was public (an import always
+  starts private);
 - `pages`: every page (section, slug, title, position, published) with its applications
   (kind, title, position, settings) and their content: blog posts with comments, forum
   threads with replies (quotes kept), wiki pages with ALL revisions, document folders
@@ -16,8 +18,15 @@ of space.json with this service's own key) and `files/<key>` for every stored bl
 - `files`: key -> size and SHA-256 of each blob.
 
 Members, invitations, mail, profiles, reports and the activity journal are not exported:
-they belong to people, not to the project. Page notebooks in the shared volume are not
-the service's to read and are not included.
+they belong to people, not to the project.
+
+In the archive a notebook's application cells carry no app id (like a page template's):
+ids are this hub's. An import checks every notebook (nbformat) before creating anything,
+then, once the space is committed, writes each one back with its application cells
+re-pointed, in order, at the new applications of their kind; a page without a notebook in
+the archive gets a fresh one. A copy as a template carries its pages' notebooks the same
+way. Importing makes the importer the author of the notebooks' cells, as if they had
+saved them: only teachers import.
 
 An import creates a NEW space owned by the importer. Authors are matched to this hub's
 accounts by username only when the archive carries a valid signature of this hub (a
@@ -41,10 +50,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import pages as nbpages
 from .. import rights
 from ..store import models as m
 from . import notebooks
@@ -63,6 +74,10 @@ MANIFEST = "space.json"
 SIGNATURE = "space.json.sig"
 FILE_ENTRY_RE = re.compile(r"files/([0-9a-f]{32})")
 PAGE_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+NOTEBOOK_ENTRY_RE = re.compile(r"notebooks/([a-z_]{1,40})/([a-z0-9][a-z0-9-]{0,79})\.ipynb")
+NOTEBOOK_FOLDER_RE = re.compile(r"notebooks/([a-z_]{1,40}/)?")
+# A page notebook is text and small widgets; anything bigger is not one of ours.
+NOTEBOOK_MAX = 10 * 1024 * 1024
 USERNAME_MAX = 64
 # An archive may unpack to at most this many times the upload limit (zip bombs).
 UNPACK_FACTOR = 10
@@ -199,7 +214,9 @@ def build_manifest(db, space: m.Space, files: FileStore | None, *, structure_onl
         "version": VERSION,
         "exported_at": _iso(utcnow()),
         "space": {"slug": space.slug, "title": space.title, "description": space.description,
-                  "public": space.public},
+                  "public": space.public,
+                  # Whom `twinspace space import` suggests as the owner of an import.
+                  "founder": None if structure_only else who(space.created_by_id)},
         "pages": pages,
         "events": events,
         "chat_rooms": rooms,
@@ -330,11 +347,81 @@ def _template_content(db, app: m.AppInstance, copier: str | None):
     return None
 
 
-def write_archive(manifest: dict, keys: list[str], files: FileStore, key: bytes) -> str:
+def notebook_entry(section: str, page_slug: str) -> str:
+    return f"notebooks/{section}/{page_slug}.ipynb"
+
+
+def portable_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """`nb` without this hub's ids: application cells become placeholders (kind only).
+
+    Placeholders are re-pointed, in order, at the applications of their kind when the
+    notebook is synchronised with its new page (`twinspace_kernel.pages.sync_notebook`).
+    """
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        twinspace = cell.get("metadata", {}).get("twinspace")
+        if nbpages.is_app_cell(cell):
+            kind = twinspace["kind"]
+            cell.metadata["twinspace"] = {"kind": kind}
+            # As in a page template; syncing with the new page writes its `show(id)`.
+            cell.source = f"# {kind} (placeholder: the page shows the app here)"
+            cell.outputs = []  # the widget of an application of another space
+            cell.execution_count = None
+        elif isinstance(twinspace, dict) and twinspace.get("role") == "tools":
+            cell.source = "# Manage pages (the page shows its tools here)"
+            cell.outputs = []
+            cell.execution_count = None
+    twinspace = nb.metadata.get("twinspace")
+    if isinstance(twinspace, dict):
+        nb.metadata["twinspace"] = {k: v for k, v in twinspace.items()
+                                    if k not in ("space", "page_id")}
+    return nb
+
+
+def read_page_notebooks(spaces_dir: str | None, space_slug: str,
+                        pages: list[dict]) -> dict[tuple[str, str], nbformat.NotebookNode]:
+    """The portable notebook of each of `pages` found in the shared volume (blocking).
+
+    A missing or unreadable notebook is left out: the page gets a fresh one on import.
+    """
+    found = {}
+    if spaces_dir is None:
+        return found
+    for page in pages:
+        path = Path(spaces_dir) / space_slug / page["section"] / f"{page['slug']}.ipynb"
+        try:
+            nb = nbpages.reads(path.read_text(encoding="utf-8"))
+            nbformat.validate(nb)
+        except FileNotFoundError:
+            continue
+        except Exception as e:  # any unreadable notebook: the page is exported without it
+            log.warning("Export: the notebook %s cannot be read (%s); left out.", path, e)
+            continue
+        found[(page["section"], page["slug"])] = portable_notebook(nb)
+    return found
+
+
+def add_notebooks(manifest: dict, spaces_dir: str | None) -> dict[str, str]:
+    """The archive entries of the manifest's page notebooks; names them in its pages."""
+    found = read_page_notebooks(spaces_dir, manifest["space"]["slug"], manifest["pages"])
+    entries = {}
+    for page in manifest["pages"]:
+        nb = found.get((page["section"], page["slug"]))
+        if nb is not None:
+            page["notebook"] = notebook_entry(page["section"], page["slug"])
+            entries[page["notebook"]] = nbformat.writes(nb, version=4)
+    return entries
+
+
+def write_archive(manifest: dict, keys: list[str], files: FileStore, key: bytes,
+                  spaces_dir: str | None = None) -> str:
     """Write the export ZIP to a temporary file (blocking: run it in an executor)."""
     fd, path = tempfile.mkstemp(prefix="twinspace-export-", suffix=".zip")
     try:
+        notebook_entries = add_notebooks(manifest, spaces_dir)
         with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, text in notebook_entries.items():
+                zf.writestr(name, text.encode("utf-8"))
             for blob in dict.fromkeys(keys):
                 digest, size = hashlib.sha256(), 0
                 info = zipfile.ZipInfo(f"files/{blob}", date_time=(2000, 1, 1, 0, 0, 0))
@@ -395,10 +482,11 @@ def open_archive(data: bytes, limit: int) -> tuple[zipfile.ZipFile, dict, dict]:
         if info.flag_bits & 0x1:
             raise Invalid(f"The archive entry {name} is encrypted.")
         if info.is_dir():
-            if name != "files/":
+            if name != "files/" and not NOTEBOOK_FOLDER_RE.fullmatch(name):
                 raise Invalid(f"The archive contains an unexpected folder: {name!r}.")
             continue
-        if name not in (MANIFEST, SIGNATURE) and not FILE_ENTRY_RE.fullmatch(name):
+        if name not in (MANIFEST, SIGNATURE) and not FILE_ENTRY_RE.fullmatch(name) \
+                and not NOTEBOOK_ENTRY_RE.fullmatch(name):
             raise Invalid(f"The archive contains an unexpected entry: {name!r}.")
         if name in entries:
             raise Invalid(f"The archive contains {name} twice.")
@@ -421,7 +509,9 @@ def open_archive(data: bytes, limit: int) -> tuple[zipfile.ZipFile, dict, dict]:
         signature = _read_entry(zf, entries[SIGNATURE]).decode("ascii", "replace").strip()
     files = {FILE_ENTRY_RE.fullmatch(n).group(1): i for n, i in entries.items()
              if n.startswith("files/")}
-    return zf, {"manifest": manifest, "raw": raw, "signature": signature}, files
+    notebooks = {n: i for n, i in entries.items() if n.startswith("notebooks/")}
+    return zf, {"manifest": manifest, "raw": raw, "signature": signature,
+                "notebooks": notebooks}, files
 
 
 # --------------------------------------------------------------------------- validation
@@ -543,7 +633,12 @@ class _Parser:
                 "position": _num(p, "position", where), "published": _flag(p, "published", where),
                 "created_by": self.who(p, "created_by", where),
                 "created_at": _time(p, "created_at", where), "apps": [],
+                "notebook": None,
             }  # fmt: skip
+            notebook = p.get("notebook")
+            if notebook is not None and notebook != notebook_entry(section, slug):
+                raise _where(f"{where}.notebook", f"must be {notebook_entry(section, slug)}")
+            page["notebook"] = notebook
             for awhere, a in _list(p, "apps", where):
                 kind = a.get("kind")
                 if kind not in APP_KINDS:
@@ -763,7 +858,36 @@ def read_export(data: bytes, limit: int, key: bytes) -> dict:
         if info.file_size != expected["size"]:
             raise Invalid(f"files/{blob} does not have the size space.json gives.")
     plan["zip"], plan["entries"] = zf, entries
+    plan["notebooks"] = read_notebooks(zf, plan["pages"], raw["notebooks"])
     return plan
+
+
+def read_notebooks(zf: zipfile.ZipFile, pages: list[dict],
+                   entries: dict[str, zipfile.ZipInfo]) -> dict[tuple[str, str], Any]:
+    """Check every page notebook of the archive: {(section, page slug): portable notebook}."""
+    named = {p["notebook"]: p for p in pages if p["notebook"] is not None}
+    for name in entries:
+        if name not in named:
+            raise Invalid(f"The archive's {name} belongs to no page of space.json.")
+    found = {}
+    for name, page in named.items():
+        info = entries.get(name)
+        if info is None:
+            raise Invalid(f"The archive lacks {name}, which space.json refers to.")
+        if info.file_size > NOTEBOOK_MAX:
+            raise Invalid(f"{name} is too large for a page notebook "
+                          f"(at most {NOTEBOOK_MAX // (1024 * 1024)} MB).")
+        try:
+            nb = nbformat.reads(_read_entry(zf, info).decode("utf-8"), as_version=4)
+            nbformat.validate(nb)
+        except Invalid:
+            raise
+        except Exception as e:  # JSON, Unicode, schema: all mean "not a notebook"
+            raise Invalid(f"{name} is not a notebook Jupyter can read: "
+                          f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}."
+                          ) from None
+        found[(page["section"], page["slug"])] = portable_notebook(nb)
+    return found
 
 
 def _blob(plan: dict, blob: str) -> bytes:
@@ -995,6 +1119,28 @@ class TransferBase(APIHandler):
             raise APIError(403, f"Only teachers can {what}.")
         return user
 
+    @property
+    def hub_side(self) -> bool:
+        """A hub administrator or the hub's own `twinspace` command (not a space member)."""
+        return self.identity.hub_admin or self.is_trusted_service
+
+    def importing_teacher(self) -> m.User:
+        """Who will own an imported space: the caller, or `?owner=` named by the hub side."""
+        owner = (self.get_argument("owner", "") or "").strip()
+        caller = self.identity.user
+        if not owner:
+            if self.hub_side and (caller is None or caller.kind != "teacher"):
+                raise APIError(400, "Say which teacher will own the imported space: "
+                                    "?owner=USERNAME.")
+            return self.require_teacher("import a space")
+        if not self.hub_side:
+            raise APIError(403, "Only hub administrators may import a space for someone else.")
+        user = self.load_user(owner)
+        if user.kind != "teacher":
+            raise APIError(400, f"{user.name} is a {user.kind}: a space's owner must be a "
+                                "teacher.")
+        return user
+
     def create_space(self, user: m.User, slug: str, title: str, description: str) -> m.Space:
         space = m.Space(slug=slug, title=title, description=description, created_by_id=user.id)
         self.db.add(space)
@@ -1010,8 +1156,12 @@ class TransferBase(APIHandler):
             ).all())
         return found
 
-    def commit_new_space(self, slug: str) -> None:
-        """Commit the new space, then write its page notebooks into the shared volume."""
+    def commit_new_space(self, slug: str, page_notebooks: dict | None = None) -> None:
+        """Commit the new space, then write its page notebooks into the shared volume.
+
+        page_notebooks: {(section, page slug): portable notebook} to start pages from
+        (their own cells kept); other pages get a fresh notebook.
+        """
         try:
             self.commit()
         except IntegrityError:
@@ -1021,9 +1171,24 @@ class TransferBase(APIHandler):
             raise APIError(400, "The space could not be created: two of its items clash.") \
                 from None
         space = self.db.scalar(select(m.Space).where(m.Space.slug == slug))
-        notebooks.write_pages(
-            self.ctx, self.db, self.db.scalars(select(m.Page).where(m.Page.space_id == space.id))
-        )
+        pages = list(self.db.scalars(select(m.Page).where(m.Page.space_id == space.id)))
+        for page in pages:
+            nb = (page_notebooks or {}).get((page.section, page.slug))
+            if nb is not None:
+                self.start_notebook(page, nb)
+        notebooks.write_pages(self.ctx, self.db, pages)
+
+    def start_notebook(self, page: m.Page, nb) -> None:
+        """Put a page's notebook from an archive or a template in place, re-pointed at the
+        page's applications; `notebooks.write_page` then secures and publishes it."""
+        path = notebooks.page_path(self.ctx, page.space.slug, page.section, page.slug)
+        if path is None:
+            return
+        try:
+            nb = nbpages.sync_notebook(nb, notebooks.page_record(self.db, page))
+            notebooks.write_text_atomic(path, nbpages.writes(nb))
+        except (OSError, ValueError) as e:  # the page still gets a fresh notebook
+            log.error("Could not write the notebook of page %s (%s): %s", page.id, path, e)
 
 
 class ExportHandler(TransferBase):
@@ -1032,7 +1197,8 @@ class ExportHandler(TransferBase):
     async def get(self, slug):
         """Download the whole space as a ZIP (teacher administrators): pages, content, files."""
         space = self.load_space(slug)
-        self.require(space, "administer", "home")
+        if not self.hub_side:
+            self.require(space, "administer", "home")
         manifest, keys = build_manifest(self.db, space, self.ctx.files)
         slug = space.slug
         self.db.rollback()
@@ -1040,7 +1206,8 @@ class ExportHandler(TransferBase):
         key = signing_key(files.root.parent)
         loop = asyncio.get_running_loop()
         try:
-            path = await loop.run_in_executor(None, write_archive, manifest, keys, files, key)
+            path = await loop.run_in_executor(None, write_archive, manifest, keys, files, key,
+                                              self.ctx.spaces_dir)
         except FileNotFoundError:
             raise APIError(409, "A file was deleted while the export was made; try again.") \
                 from None
@@ -1064,7 +1231,7 @@ class ExportHandler(TransferBase):
 
 class ImportHandler(UploadHandler, TransferBase):
     def check_upload(self) -> None:
-        self.require_teacher("import a space")
+        self.importing_teacher()
         slug, _ = self.new_space_fields(self.get_argument("slug", ""),
                                         self.get_argument("title", None), "x")
         self.require_free(slug)
@@ -1072,11 +1239,12 @@ class ImportHandler(UploadHandler, TransferBase):
     async def post(self):
         """Import a space export (the ZIP as the body) as a NEW space: `?slug=`, `?title=`.
 
-        Any teacher may import; they become its teacher administrator. Members are not
-        imported. A refused archive creates nothing.
+        Any teacher may import; they become its teacher administrator. Hub administrators
+        (and the `twinspace` command) import for a teacher named by `?owner=`. Members are
+        not imported. A refused archive (a bad notebook too) creates nothing.
         """
         self.raise_refusal()
-        user = self.require_teacher("import a space")
+        user = self.importing_teacher()
         slug, title = self.new_space_fields(self.get_argument("slug", ""),
                                             self.get_argument("title", None), "x")
         wanted_title = (self.get_argument("title", "") or "").strip()
@@ -1096,7 +1264,7 @@ class ImportHandler(UploadHandler, TransferBase):
             counts = insert_space(self.db, plan, space, users)
             self.record(space, "space.import", "home", obj=space,
                         summary=f"{space.title} (imported)")
-            self.commit_new_space(slug)
+            self.commit_new_space(slug, plan["notebooks"])
         except Invalid as e:
             self.db.rollback()
             self.delete_blobs(written)
@@ -1142,11 +1310,13 @@ class CopyHandler(TransferBase):
             plan = _Parser().parse(manifest)
         except Invalid as e:  # the source itself holds something we cannot copy
             raise APIError(400, str(e)) from None
+        # The pages' notebooks, read before anything changes (a copy is one request).
+        page_notebooks = read_page_notebooks(self.ctx.spaces_dir, source.slug, manifest["pages"])
         space = self.create_space(user, new_slug, title, source.description)
         insert_space(self.db, plan, space, {user.name: user.id})
         self.record(space, "space.copy", "home", obj=space,
                     summary=f"{space.title} (from {source.title})")
-        self.commit_new_space(new_slug)
+        self.commit_new_space(new_slug, page_notebooks)
         self.write_json(space_json(space, rights.TA), 201)
 
 

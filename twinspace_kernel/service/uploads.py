@@ -66,7 +66,7 @@ MAX_IMAGE_PIXELS = 50_000_000
 
 # Keys are random (uuid4 hex), never derived from the user's file name or content: a content
 # hash would make two uploads share one blob, so deleting one would break the other.
-_KEY_RE = re.compile(r"[0-9a-f]{32}")
+KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 # Output formats for re-encoded images: (Pillow format, content type, extension).
 _OUTPUT = {
@@ -316,7 +316,8 @@ class FileStore:
     # ---- public API
 
     def store_document(self, data: bytes, filename: str) -> StoredFile:
-        """Store any allowed file as-is (no re-encoding; images keep their metadata here)."""
+        """Store any allowed file as uploaded, except that images lose where they were
+        taken (GPS) and their embedded XMP; their pixels are kept bit for bit."""
         self._check_size(data)
         content_type = sniff(data)
         if content_type in EXECUTABLE_TYPES:
@@ -325,9 +326,15 @@ class FileStore:
             raise UploadRejected(
                 415, f"This type of file can't be uploaded. Accepted: {DOCUMENT_TYPES_HUMAN}."
             )
+        filename = safe_filename(filename)
+        if content_type in IMAGE_TYPES:
+            data = strip_location(data, content_type)
+            if sniff(data) != content_type:  # a GIF re-encoded as PNG says so
+                content_type = sniff(data)
+                filename = _with_extension(filename, ".png", (".png",))
         key = self._write_new(data)
         return StoredFile(
-            key=key, content_type=content_type, size=len(data), filename=safe_filename(filename)
+            key=key, content_type=content_type, size=len(data), filename=filename
         )
 
     def store_image(
@@ -393,7 +400,7 @@ class FileStore:
 
     def _path(self, key: str) -> Path:
         # fullmatch on a fixed alphabet: no "/", "..", NUL or absolute paths can get through.
-        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
             raise InvalidKey(f"invalid storage key: {key!r}")
         return self.root / key[:2] / key
 
@@ -449,6 +456,121 @@ def _fsync_dir(directory: Path) -> None:
 
 
 # --------------------------------------------------------------------------- images
+
+GPS_IFD = 0x8825
+_XMP_SIGNATURES = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
+
+
+def strip_location(data: bytes, content_type: str) -> bytes:
+    """`data` without its location: the EXIF GPS block and XMP (which may repeat it) go,
+    everything else (pixels, orientation, camera) stays as uploaded.
+
+    An image this cannot rewrite safely is re-encoded without any metadata, as the
+    gallery does: a stored image never keeps a position.
+    """
+    try:
+        if content_type == "image/jpeg":
+            cleaned = _jpeg_without_location(data)
+        elif content_type == "image/png":
+            cleaned = _png_without_metadata(data)
+        elif content_type == "image/webp":
+            cleaned = _webp_without_metadata(data)
+        else:  # GIF has no EXIF; application data (XMP) goes with a re-encode
+            cleaned = data if not _gif_has_extensions(data) else None
+        if cleaned is not None and not _has_location(cleaned):
+            return cleaned
+    except (ValueError, IndexError, KeyError, OSError, SyntaxError, TypeError):
+        pass
+    image = _decode_image(data, content_type)
+    return _encode(image, _OUTPUT[content_type][0] if content_type != "image/gif" else "PNG")
+
+
+def _has_location(data: bytes) -> bool:
+    with Image.open(io.BytesIO(data)) as image:
+        if image.getexif().get_ifd(GPS_IFD):
+            return True
+        return any(k in image.info for k in ("xmp", "XML:com.adobe.xmp"))
+
+
+def _jpeg_without_location(data: bytes) -> bytes:
+    """JPEG segments up to the image data, the Exif APP1 rewritten without GPS, XMP out."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG")
+    out = [data[:2]]
+    pos = 2
+    while True:
+        if data[pos] != 0xFF:
+            raise ValueError("broken JPEG marker")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA or 0xD0 <= marker <= 0xD9 or marker == 0x01:
+            out.append(data[pos:])  # the scan and everything after it, unchanged
+            return b"".join(out)
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if length < 2:
+            raise ValueError("broken JPEG segment")
+        payload = data[pos + 4:pos + 2 + length]
+        exif = Image.Exif()
+        if marker == 0xE1 and payload.startswith(b"Exif\x00\x00"):
+            exif.load(payload)
+        if GPS_IFD in exif:  # rewritten without it; an Exif block without GPS stays as is
+            del exif[GPS_IFD]
+            payload = exif.tobytes()
+            out.append(b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload)
+        elif not (marker == 0xE1 and payload.startswith(_XMP_SIGNATURES)):
+            out.append(data[pos:pos + 2 + length])
+        pos += 2 + length
+
+
+# PNG chunks that carry metadata (EXIF, XMP and free text, where a position may hide).
+_PNG_METADATA = {b"eXIf", b"tEXt", b"zTXt", b"iTXt"}
+
+
+def _png_without_metadata(data: bytes) -> bytes:
+    signature = b"\x89PNG\r\n\x1a\n"
+    if not data.startswith(signature):
+        raise ValueError("not a PNG")
+    out, pos = [signature], len(signature)
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            raise ValueError("truncated PNG chunk")
+        if kind not in _PNG_METADATA:
+            out.append(data[pos:end])
+        pos = end
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def _webp_without_metadata(data: bytes) -> bytes:
+    """The RIFF chunks without EXIF and XMP, and the VP8X flags saying so."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ValueError("not a WebP")
+    out, pos = [], 12
+    while pos + 8 <= len(data):
+        kind = data[pos:pos + 4]
+        size = int.from_bytes(data[pos + 4:pos + 8], "little")
+        end = pos + 8 + size + (size & 1)
+        chunk = data[pos:min(end, len(data))]
+        if kind == b"VP8X":
+            flags = chunk[8] & ~0x0C  # neither EXIF (0x08) nor XMP (0x04) any more
+            chunk = chunk[:8] + bytes([flags]) + chunk[9:]
+        if kind not in (b"EXIF", b"XMP "):
+            out.append(chunk)
+        pos = end
+    body = b"WEBP" + b"".join(out)
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+def _gif_has_extensions(data: bytes) -> bool:
+    """Whether a GIF carries XMP or other application data than looping."""
+    with Image.open(io.BytesIO(data)) as image:
+        return bool(image.info.get("xmp") or image.info.get("extension"))
 
 
 def _decode_image(data: bytes, sniffed: str) -> Image.Image:

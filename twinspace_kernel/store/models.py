@@ -433,7 +433,8 @@ class ChatMessage(Base):
 
 
 class ChatPresence(Base):
-    """Who is in a chat room now: refreshed by each long-poll, expires when it stops."""
+    """Who is in a chat room now: refreshed by the heartbeats of an open chat page (its
+    browser ticks), expires seconds after they stop."""
 
     __tablename__ = "chat_presence"
 
