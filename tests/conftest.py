@@ -9,7 +9,7 @@
 - ``world``: a fresh space with one member per role (``world.as_(role)``), an
   outsider and the anonymous public.
 - ``pg_url``: a fresh PostgreSQL database URL (skips without TWINSPACE_TEST_PG_URL).
-- ``browser`` (session): Debian's Chromium driven by Playwright.
+- ``browser`` (module): Debian's Chromium driven by Playwright.
 """
 
 from __future__ import annotations
@@ -81,9 +81,10 @@ def world(site):
     return site.space()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium through Playwright, one for the session (tests/browser.py)."""
+    """Debian's Chromium through Playwright, one per module (tests/browser.py): Playwright's
+    sync API keeps an event loop running, which later modules' asyncio must not meet."""
     from browser import CHROMIUM, launch_chromium
 
     if not os.path.exists(CHROMIUM):

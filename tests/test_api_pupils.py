@@ -19,7 +19,8 @@ from twinspace_kernel.store import models as m
 from twinspace_kernel.store.db import new_engine
 
 C, V = f"[{CONSONANTS}]", f"[{VOWELS}]"
-GENERATED = re.compile(f"^{C}{V}{C}{V}{C}[{DIGITS}]$")
+# Seven letters, consonant and vowel in turn, then a digit (passwords.generate_pupil_password).
+GENERATED = re.compile(f"^{C}{V}{C}{V}{C}{V}{C}[{DIGITS}]$")
 NOT_OWN = "You can only manage pupils you created."
 
 

@@ -210,7 +210,7 @@ def test_pupils_reset(hub, tw):
     assert code == 0 and out.strip() == f"New password of {username}: tiger7"
     assert browser_login(hub, username, "tiger7").login_response.status_code == 302
     code, out, _ = tw("pupils", "reset", slug, username)
-    assert code == 0 and re.fullmatch(rf"New password of {username}: \w{{6}}", out.strip())
+    assert code == 0 and re.fullmatch(rf"New password of {username}: \w{{8}}", out.strip())
     for bad in ("abc", "abcdefghi"):
         code, _, err = tw("pupils", "reset", slug, username, "--password", bad)
         assert code == 1 and "5 to 8 characters" in err
