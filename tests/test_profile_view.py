@@ -24,6 +24,9 @@ from twinspace_kernel.apps.manage_pages import AddApplication
 from twinspace_kernel.client import TwinSpaceClient
 
 PASSWORD = HubWorld.PASSWORD
+# Names no other module uses: usernames come from names and system users (ts-<username>)
+# are machine-wide, so erasing these must not meet another hub's pupils of the same name.
+PUPILS = ["Ana Erasmo", "Ben Erasmo", "Cleo Erasmo"]
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(900)]
 
@@ -39,7 +42,7 @@ class World(HubWorld):
         self.call("POST", "spaces", self.teacher,
                   json={"slug": self.slug, "title": "River project", "starter": True})
         self.pupils = self.call("POST", f"spaces/{self.slug}/pupils", self.teacher,
-                                json={"names": ["Ana Lopez", "Ben Ng", "Cleo Diaz"]})["items"]
+                                json={"names": PUPILS})["items"]
 
     def hub_user_status(self, name: str) -> int:
         return self.hub._session.get(f"{self.hub.api_url}users/{name}", timeout=30).status_code
