@@ -58,10 +58,6 @@ class World(HubWorld):
             "body": "They are in the gallery.",
         })
 
-    def request(self, method: str, path: str, headers: dict, **kwargs) -> requests.Response:
-        return requests.request(method, f"{self.hub.api_base}{path}", headers=headers,
-                                timeout=60, **kwargs)
-
 
 @pytest.fixture(scope="module")
 def world():

@@ -16,6 +16,8 @@ from babel.messages.pofile import read_po, write_po
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "twinspace"
 LANGUAGES = ("en", "fr", "de")
+# Each language in its own words (what a language switch shows).
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch"}
 DEFAULT_LANGUAGE = "en"
 
 # The spawner sets $TWINSPACE_LANG to the member's language; nothing else is guessed at

@@ -18,11 +18,9 @@ from urllib.parse import quote
 import ipywidgets as widgets
 
 from .. import rights, volume
-from ..i18n import LANGUAGES, _
+from ..i18n import LANGUAGE_NAMES, LANGUAGES, _
 from .base import TwinSpaceApp, escape, role_label
 from .manage_pages import ManagePages, page_tools
-
-LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch"}
 
 STYLE = """<style>
 .ts-nav{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import ipywidgets as widgets
 
 from ..client import Conflict, Forbidden, NotFound, TwinSpaceClient, TwinSpaceError
-from ..i18n import LANGUAGES, _
+from ..i18n import LANGUAGE_NAMES, LANGUAGES, _
 from .base import (
     BANNER_STYLES,
     TwinSpaceApp,
@@ -30,7 +30,6 @@ PHOTO_SIZE = "160px"
 FIELDS = ("about", "interests", "hobbies", "favourite_food")
 # Fields of the account shown and edited with the profile (one line each).
 ACCOUNT_FIELDS = ("school", "country")
-LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch"}
 # Seconds an erasure may take (the service answers once the hub removed the member).
 ERASE_TIMEOUT = 300.0
 

@@ -12,6 +12,7 @@ from ..client import Conflict, TwinSpaceClient
 from ..i18n import _
 from .base import TwinSpaceApp, action, escape
 from .downloads import offer_download, server_prefix
+from .new_space import slug_problem
 
 # The service builds the whole archive before it sends the first byte.
 EXPORT_TIMEOUT = (30, 900)
@@ -102,9 +103,9 @@ class ExportPanel(TwinSpaceApp):
     def use_as_template(self) -> None:
         self.template_result.value = ""
         slug = self.template_slug.value.strip().lower()
-        if not slug:
-            self.notice(_("Give the new space an address: lowercase letters, digits and "
-                          "dashes."), "error")
+        problem = slug_problem(slug)
+        if problem:
+            self.notice(problem, "error")
             return
         try:
             space = self.client.post(f"spaces/{self.space_slug}/copy", {

@@ -401,7 +401,8 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         if not isinstance(body, dict):
             raise APIError(400, "The request body must be a JSON object.")
         try:
-            # JSON may spell lone surrogates (\ud800), which no text column can store.
+            # JSON may spell lone surrogates (\ud800, or their bytes: json decodes with
+            # "surrogatepass"), which no text column can store.
             json.dumps(body, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise APIError(400, "The request body has text that is not valid Unicode "
