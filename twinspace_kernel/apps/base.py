@@ -25,10 +25,11 @@ BANNER_STYLES = {
 
 # ipywidgets gives every Button, ToggleButton and FileUpload one fixed width (148 px) and
 # cuts longer labels ("Back to the thr…"), in any language. Ours size to their label:
-# one rule for every app's buttons; a button's own Layout(width=...) still wins.
+# one rule for every app's buttons; a button's own Layout(width=...) still wins. Not
+# stretched across a column either (a VBox stretches a child whose width is "auto").
 BUTTON_STYLE = """<style>
 .twinspace-app .widget-button,.twinspace-app .widget-toggle-button,
-.twinspace-app .widget-upload{width:fit-content;flex-shrink:0}
+.twinspace-app .widget-upload{width:fit-content;flex-shrink:0;align-self:flex-start}
 </style>"""
 
 
