@@ -122,6 +122,12 @@ def test_a_pupil_visits_a_teachers_profile_edits_hers_and_downloads_her_data(wor
         ana["name"], f"tool/profile/{world.slug}?member={world.founder}"))
     page.wait_for_selector(".twinspace-profile h4:has-text('Fiona Founder')")
     page.wait_for_selector("text=Nothing on this wall yet.")
+    # Someone else's profile: "My profile" is not the current tool, and the language links
+    # keep whose profile this is.
+    my_profile = page.locator("nav.ts-nav .ts-tools a", has_text="My profile")
+    assert my_profile.get_attribute("aria-current") is None
+    english = page.locator("nav.ts-nav .ts-lang a[lang=en]").get_attribute("href")
+    assert f"member={world.founder}" in english and "lang=en" in english
     page.fill("textarea[placeholder='Write on the wall…']", "Hello from Ana!")
     page.click("button:has-text('Post on the wall')")
     page.wait_for_selector("text=Posted on the wall.")
@@ -134,6 +140,7 @@ def test_a_pupil_visits_a_teachers_profile_edits_hers_and_downloads_her_data(wor
     # Her own profile from the bar: school, about, saved.
     page.locator("nav.ts-nav .ts-tools a", has_text="My profile").click()
     page.wait_for_url(world.view_url(ana["name"], f"tool/profile/{world.slug}"))
+    assert my_profile.get_attribute("aria-current") == "page"
     school = page.locator(".twinspace-field-school input")
     school.wait_for()
     assert school.input_value() == "Lycée A"

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlencode
 
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
@@ -206,7 +207,10 @@ class ViewHandler(JupyterHandler):
                 self.refused(e, None)
                 return
             self.view.follow_in_jupyterlab(wanted)
-        self.redirect(self.request.path)
+        # The same address without `lang` (a profile keeps whose it is: `?member=`).
+        kept = {name: values[-1].decode() for name, values in self.request.arguments.items()
+                if name != "lang"}
+        self.redirect(self.request.path + (f"?{urlencode(kept)}" if kept else ""))
 
 
 class LandingHandler(ViewHandler):
@@ -286,6 +290,8 @@ def add_navigation(handler, notebook, cwd):
     tool = page.get("tool")
     if tool:
         target += f", tool={tool!r}"
+        if page["params"].get("member"):
+            target += f", member={page['params']['member']!r}"
     cell = nbformat.v4.new_code_cell(navigation_source(
         target, page["language"], handler.base_url,
         url_path_join(os.environ.get("JUPYTERHUB_BASE_URL", "/"), "hub/"),
@@ -461,6 +467,8 @@ class ToolHandler(VoilaHandler, ViewHandler):
             return
         params = {name: self.get_argument(name) for name in TOOL_PARAMS
                   if self.get_argument(name, "")}
+        if params.get("member") == me.get("name"):
+            del params["member"]  # their own profile: "My profile" is the current tool
         self.twinspace_page = {"id": None, "space": slug, "section": "home", "tool": tool,
                                "params": params, "title": space["title"],
                                "language": self.language_of(me)}

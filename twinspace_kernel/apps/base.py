@@ -78,6 +78,16 @@ def role_label(role: str) -> str:
     return labels.get(role, role)
 
 
+def server_prefix() -> str:
+    """This member's server address (`/user/<name>/`; "/" outside a member's server)."""
+    return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+
+
+def hub_url(*parts: str) -> str:
+    """An address of the hub itself (`/hub/...`), under the hub's base URL."""
+    return os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/" + "/".join(parts)
+
+
 def profile_link(space: str | None, name: str | None, display: Any) -> str:
     """`display` (escaped) as a link to member `name`'s profile page in the member view.
 
@@ -85,7 +95,7 @@ def profile_link(space: str | None, name: str | None, display: Any) -> str:
     public view's kernels run under /services/public/), or without a name to link to (an
     erased author, a pupil the public may not see).
     """
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "")
+    prefix = server_prefix()
     if not (space and name and "/user/" in prefix):
         return escape(display)
     href = (f"{prefix.rstrip('/')}/twinspace/tool/profile/{quote(space, safe='')}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -11,16 +10,11 @@ import ipywidgets as widgets
 
 from ..client import TwinSpaceClient
 from ..i18n import _
-from .base import TwinSpaceApp, escape
+from .base import TwinSpaceApp, escape, server_prefix
 
 # Where downloads from the member view go, in the member's home.
 DOWNLOADS_DIR = "TwinSpace downloads"
 CHUNK = 256 * 1024
-
-
-def server_prefix() -> str:
-    """This member's server address (/user/<name>/), where files/ serves their home."""
-    return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
 
 
 def write_to_home(filename: str, write: Callable[[Path], None]) -> Path:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import ipywidgets as widgets
 
 from ..client import Conflict, NotFound, TwinSpaceClient
 from ..i18n import _, ngettext
-from .base import TwinSpaceApp, action, escape
+from .base import TwinSpaceApp, action, escape, server_prefix
 from .discussion import (
     HIDDEN_STYLE,
     META_STYLE,
@@ -202,7 +201,7 @@ class ModerationQueue(TwinSpaceApp):
                  **params: Any) -> None:
         self.space_slug = space
         self.params = params
-        self.base_url = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+        self.base_url = server_prefix()
         self.reports: list[dict] = []
         self.reports_next: int | None = None
         self.entries: list[dict] = []

@@ -10,16 +10,16 @@ What the member may see comes from the service; the bar only shows it.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import ipywidgets as widgets
 
 from .. import rights, volume
 from ..i18n import LANGUAGE_NAMES, LANGUAGES, _
-from .base import TwinSpaceApp, escape, role_label
+from .base import TwinSpaceApp, escape, role_label, server_prefix
+from .base import hub_url as hub_address  # `hub_url` names the argument below
 from .manage_pages import ManagePages, page_tools
 
 STYLE = """<style>
@@ -88,6 +88,11 @@ def usable_tools(role: str | None, state: str, account_kind: str) -> list[str]:
     return tools
 
 
+def with_query(url: str, **params: str) -> str:
+    """`url` with `params` added to its query string."""
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
 def _current(yes: bool) -> str:
     return ' aria-current="page"' if yes else ""
 
@@ -106,7 +111,8 @@ class Navigation(TwinSpaceApp):
 
     Without a page (`page_id` None): the bar of `section` of `space`, which has no page
     yet, with Manage pages open for those who may make the first one; or, given `tool`,
-    the bar above that tool of the member view (no section is current then). Given with a page,
+    the bar above that tool of the member view (no section is current then; `member`: whose
+    profile the profile tool shows, when not the member's own). Given with a page,
     `space` lets every read of the bar go out at once.
     base_url: the member's server (`/user/<name>/`); hub_url: the hub (`/hub/`).
     """
@@ -114,15 +120,16 @@ class Navigation(TwinSpaceApp):
     kind = "navigation"
 
     def __init__(self, page_id: int | None, *, space: str = "", section: str = "",
-                 tool: str = "", base_url: str | None = None, hub_url: str | None = None,
-                 **kwargs: Any) -> None:
+                 tool: str = "", member: str = "", base_url: str | None = None,
+                 hub_url: str | None = None, **kwargs: Any) -> None:
         self.page_id = int(page_id) if page_id is not None else None
         self.space_slug = space
         self.section = section
         self.tool = tool
+        self.member = member
         self.page: dict | None = None
-        self.base_url = base_url or os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
-        self.hub_url = hub_url or os.environ.get("JUPYTERHUB_BASE_URL", "/") + "hub/"
+        self.base_url = base_url or server_prefix()
+        self.hub_url = hub_url or hub_address()
         self.bar = widgets.HTML()
         self.tools_button = widgets.ToggleButton(
             description=_("Manage pages"), icon="cog",
@@ -180,7 +187,8 @@ class Navigation(TwinSpaceApp):
 
     def here_url(self) -> str:
         if self.tool:
-            return self.url("twinspace", "tool", self.tool, self.space_slug)
+            url = self.url("twinspace", "tool", self.tool, self.space_slug)
+            return with_query(url, member=self.member) if self.member else url
         if self.page is not None:
             return self.page_url(self.page["id"])
         return self.url("twinspace", "space", self.space_slug, self.section)
@@ -209,7 +217,7 @@ class Navigation(TwinSpaceApp):
         top.append(f'<span class="ts-me">{" · ".join(escape(w) for w in who if w)}</span>')
         language = user.get("locale") or "en"
         langs = " ".join(
-            _link(f"{self.here_url()}?lang={code}", LANGUAGE_NAMES[code],
+            _link(with_query(self.here_url(), lang=code), LANGUAGE_NAMES[code],
                   extra=f' lang="{code}" hreflang="{code}"'
                   + (' aria-current="true"' if code == language else ""))
             for code in LANGUAGES
@@ -255,7 +263,7 @@ class Navigation(TwinSpaceApp):
         labels = tool_labels()
         items = "".join(
             "<li>" + _link(self.url("twinspace", "tool", tool, self.space_slug), labels[tool],
-                           current=tool == self.tool) + "</li>"
+                           current=tool == self.tool and not self.member) + "</li>"
             for tool in tools
         )
         return f'<ul class="ts-tools" aria-label="{escape(_("Tools"))}">{items}</ul>'

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from typing import Any
@@ -12,7 +11,7 @@ import ipywidgets as widgets
 
 from ..client import Conflict
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape
+from .base import TwinSpaceApp, action, escape, server_prefix
 from .uploading import MIB, human_size, selected_files, too_large_message, upload_limit
 
 HIDDEN = "none"
@@ -73,7 +72,7 @@ class NewSpace(TwinSpaceApp):
                  **params: Any) -> None:
         self.space_slug = space
         self.params = params
-        self.base_url = base_url or os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+        self.base_url = base_url or server_prefix()
         self.limit = WEBSOCKET_LIMIT
         self._suggesting = False
         self.slug_edited = False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from typing import Any
 from urllib.parse import quote
@@ -17,11 +16,13 @@ from .base import (
     TwinSpaceApp,
     action,
     escape,
+    hub_url,
     profile_link,
     refusal_text,
     role_label,
+    server_prefix,
 )
-from .downloads import offer_download, server_prefix
+from .downloads import offer_download
 from .members import MUTED, home_rights
 from .uploading import limit_text, selected_files, short_date, too_large_message, upload_limit
 
@@ -66,7 +67,7 @@ def profile_html(profile: dict) -> str:
 
 
 def logout_url() -> str:
-    return os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/logout"
+    return hub_url("logout")
 
 
 def data_filename(name: str) -> str:

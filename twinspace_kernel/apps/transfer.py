@@ -10,8 +10,8 @@ import ipywidgets as widgets
 
 from ..client import Conflict, TwinSpaceClient
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape
-from .downloads import offer_download, server_prefix
+from .base import TwinSpaceApp, action, escape, server_prefix
+from .downloads import offer_download
 from .new_space import slug_problem
 
 # The service builds the whole archive before it sends the first byte.
