@@ -60,7 +60,7 @@ lint: $(PY_STAMP)
 
 test: venv chromium user-env
 	$(VENV)/bin/ruff check .
-	$(VPY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) tests
+	$(VPY) -m pytest -q -ra --durations=30 -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) tests
 
 # The members' servers run as system users, which cannot use .venv (its Python may live
 # under /root): they get a venv of their own from Debian's python3. Only root can build

@@ -11,10 +11,24 @@ for ``--seconds`` seconds:
 - read:  bare ``GET read``             vs TwinSpace ``GET apps/{blog}/posts?limit=20``
 - write: bare ``POST write {"body"}``  vs TwinSpace ``POST rooms/{room}/messages {"body"}``
 
+With ``--slow``, a further case (issue 10): the TwinSpace read case runs with and without
+ONE more client repeating a slow request, for each of
+
+- export: ``GET spaces/{big}/export`` of a space seeded with ``--slow-mb`` MB of gallery
+  photos (noise JPEGs, re-encoded by the service) and library files (random-bytes PDFs);
+- upload: ``POST apps/{docs}/documents`` of a 20 MB file (then deleted again);
+- import: ``POST spaces/import`` of that space's export archive (the service is started
+  with ``--upload-limit`` large enough for it);
+- feed:   ``GET apps/{blog}/posts?limit=100`` of 100 long posts (a big feed page).
+
+It reports the readers' p95 while the slow request runs over their p95 just before, in
+the same run (``slow ... p95 ratio``); the slow client runs in a process of its own.
+
 Usage::
 
     .venv/bin/python bench/api.py --db sqlite
     .venv/bin/python bench/api.py --db postgresql --json bench/results/pg.json
+    .venv/bin/python bench/api.py --slow --slow-only --seconds 15
 
 Everything listens on 127.0.0.1 only; the hub, proxy and services are stopped at the end.
 Performance is never asserted in tests: this script only reports numbers.
@@ -25,8 +39,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import io
 import json
 import math
+import multiprocessing
 import os
 import platform
 import secrets
@@ -39,6 +55,7 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from PIL import Image
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 BENCH = Path(__file__).resolve().parent
@@ -65,6 +82,11 @@ POST_BODY = (
 )
 TICK = os.sysconf("SC_CLK_TCK")
 MESSAGE = "Hello from the benchmark: see you in the video call on Thursday!"
+MIB = 1024 * 1024
+SLOW_KINDS = ("export", "upload", "import", "feed")
+FEED_POSTS = 100
+UPLOAD_MB = 20
+PHOTOS = 30
 
 
 @dataclass
@@ -137,8 +159,13 @@ async def load(
     max_requests: int,
     meter: CpuMeter,
     warmup: int = 20,
+    stop=None,
 ) -> Result:
-    """Run `clients` concurrent loops of one request for `seconds` (at most `max_requests`)."""
+    """Run `clients` concurrent loops of one request for `seconds` (at most `max_requests`).
+
+    With `stop` (an Event), the loops run until it is set instead (the slow case: while
+    a slow client works), `seconds` then only bounding how long they wait for it.
+    """
     http = AsyncHTTPClient(force_instance=True, max_clients=clients)
 
     def request() -> HTTPRequest:
@@ -166,7 +193,9 @@ async def load(
 
     async def client() -> None:
         nonlocal errors, issued
-        while time.perf_counter() < deadline and issued < max_requests:
+        while (
+            time.perf_counter() < deadline if stop is None else not stop.is_set()
+        ) and issued < max_requests and time.perf_counter() < deadline + 600:
             issued += 1
             t0 = time.perf_counter()
             try:
@@ -381,6 +410,190 @@ async def measure(
     return results
 
 
+# --------------------------------------------------------------------------- slow case
+
+
+def noise_jpeg(width: int = 1280, height: int = 960) -> bytes:
+    """A photo of pure noise: the service decodes and re-encodes it like any photo."""
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def random_pdf(size: int) -> bytes:
+    """`size` bytes the library takes as a PDF (sniffed by its magic), incompressible."""
+    head = b"%PDF-1.4\n"
+    return head + os.urandom(max(1, size - len(head)))
+
+
+def seed_slow(hub: RealHub, token: str, megabytes: int) -> dict:
+    """A big space: `megabytes` MB of photos and files, a long blog; its ids and archive."""
+    api = hub.service_url("api/v1/")
+    slug = f"bench-big-{secrets.token_hex(3)}"
+    call("POST", api + "spaces", token, json={"slug": slug, "title": "Benchmark big space"})
+    page = call("POST", api + f"spaces/{slug}/pages", token,
+                json={"section": "activities", "title": "Our photos and files"})
+    gallery = call("POST", api + f"pages/{page['id']}/apps", token, json={"kind": "gallery"})
+    docs = call("POST", api + f"pages/{page['id']}/apps", token, json={"kind": "documents"})
+    album = call("POST", api + f"apps/{gallery['id']}/albums", token, json={"title": "Spring"})
+    total = photos = files = 0
+    while photos < PHOTOS and total < megabytes * MIB:
+        photo = call("POST", api + f"albums/{album['id']}/photos?filename=photo{photos}.jpg",
+                     token, data=noise_jpeg())
+        total += photo["size"]
+        photos += 1
+    while total < megabytes * MIB:
+        size = min(16 * MIB, megabytes * MIB - total)
+        call("POST", api + f"apps/{docs['id']}/documents?filename=report{files}.pdf", token,
+             data=random_pdf(max(size, 1024)))
+        total += size
+        files += 1
+    home = call("GET", api + f"spaces/{slug}/pages?section=home", token)["items"][0]["id"]
+    blog = next(a["id"] for a in call("GET", api + f"pages/{home}", token)["apps"]
+                if a["kind"] == "blog")
+    body = "\n\n".join([POST_BODY] * 12)  # about 4 kB of Markdown each
+    for i in range(FEED_POSTS):
+        call("POST", api + f"apps/{blog}/posts", token,
+             json={"title": f"Long report {i + 1} from the partner schools", "body": body})
+    return {"slug": slug, "docs": docs["id"], "blog": blog, "photos": photos, "files": files,
+            "bytes": total}
+
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+class SlowClient(SPAWN.Process):
+    """One client repeating one slow request until `seconds` pass, then setting `stop`.
+
+    A process of its own (blocking `requests`): the bytes it moves must not take the GIL
+    or the event loop of the process that times the other clients. `results` receives
+    (durations, errors) at the end.
+    """
+
+    def __init__(self, kind: str, api: str, token: str, big: dict, archive: Path,
+                 seconds: float, stop) -> None:
+        super().__init__(name=f"slow-{kind}", daemon=True)
+        self.kind, self.api, self.token, self.big, self.archive = kind, api, token, big, archive
+        self.seconds, self.stop = seconds, stop
+        self.results = SPAWN.Queue()
+
+    def once(self, n: int) -> None:
+        api, big = self.api, self.big
+        if self.kind == "export":
+            with self.session.get(api + f"spaces/{big['slug']}/export", stream=True,
+                                  timeout=600) as r:
+                self.check(r, 200)
+                got = sum(len(c) for c in r.iter_content(MIB))
+            if got < self.archive.stat().st_size // 2:  # the same space: about as big
+                raise RuntimeError(f"the export gave only {got} bytes")
+        elif self.kind == "upload":
+            r = self.session.post(api + f"apps/{big['docs']}/documents?filename=big{n}.pdf",
+                                  data=self.upload, timeout=600)
+            self.check(r, 201)
+            self.check(self.session.delete(api + f"documents/{r.json()['id']}", timeout=60), 204)
+        elif self.kind == "import":
+            slug = f"{big['slug']}-imp{n}"
+            with self.archive.open("rb") as body:
+                r = self.session.post(api + f"spaces/import?slug={slug}", data=body, timeout=600)
+            self.check(r, 201)
+        else:
+            r = self.session.get(api + f"apps/{big['blog']}/posts?limit={FEED_POSTS}",
+                                 timeout=600)
+            self.check(r, 200)
+
+    @staticmethod
+    def check(r: requests.Response, code: int) -> None:
+        if r.status_code != code:
+            raise RuntimeError(f"{r.request.method} {r.url} -> {r.status_code}: {r.text[:200]}")
+
+    def run(self) -> None:
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {self.token}"
+        self.upload = random_pdf(UPLOAD_MB * MIB) if self.kind == "upload" else b""
+        self.durations: list[float] = []
+        self.errors: list[str] = []
+        deadline = time.perf_counter() + self.seconds
+        n = 0
+        try:
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    self.once(n)
+                    self.durations.append(time.perf_counter() - t0)
+                except (requests.RequestException, RuntimeError, KeyError, ValueError) as e:
+                    self.errors.append(str(e)[:300])
+                    if len(self.errors) > 3:
+                        break
+                n += 1
+        finally:
+            self.results.put((self.durations, self.errors))
+            self.stop.set()
+            self.session.close()
+
+
+def download_export(hub: RealHub, token: str, slug: str, path: Path) -> int:
+    r = requests.get(hub.service_url(f"api/v1/spaces/{slug}/export"), stream=True, timeout=600,
+                     headers={"Authorization": f"token {token}"})
+    if r.status_code != 200:
+        raise RuntimeError(f"export of {slug} -> {r.status_code}: {r.text[:300]}")
+    with path.open("wb") as out:
+        for chunk in r.iter_content(MIB):
+            out.write(chunk)
+    return path.stat().st_size
+
+
+async def measure_slow(args, hub: RealHub, token: str, blog: int, big: dict, archive: Path,
+                       meter: CpuMeter) -> tuple[list[Result], dict]:
+    """For each slow kind: the read case alone, then with the slow client running."""
+    headers = {"Authorization": f"token {token}"}
+    url = hub.service_url(f"api/v1/apps/{blog}/posts?limit={POSTS}")
+    results, slow = [], {}
+    for kind in args.slow_kinds:
+        common = dict(clients=args.clients, seconds=args.seconds,
+                      max_requests=args.max_requests, meter=meter)
+        print(f"  slow {kind}: readers alone", flush=True)
+        quiet = await load("slow", f"{kind}:off", "GET", url, headers, None, **common)
+        stop = SPAWN.Event()
+        worker = SlowClient(kind, hub.service_url("api/v1/"), token, big, archive,
+                            args.seconds, stop)
+        print(f"  slow {kind}: readers with one client repeating it", flush=True)
+        worker.start()
+        busy = await load("slow", f"{kind}:on", "GET", url, headers, None, stop=stop, **common)
+        durations, errors = worker.results.get(timeout=120)
+        worker.join(timeout=60)
+        results += [quiet, busy]
+        durations = sorted(durations)
+        slow[kind] = {
+            "slow_requests": len(durations),
+            "slow_errors": errors,
+            "slow_mean_s": round(sum(durations) / len(durations), 2) if durations else None,
+            "slow_max_s": round(durations[-1], 2) if durations else None,
+            "p95_off_ms": quiet.p95_ms,
+            "p95_on_ms": busy.p95_ms,
+            "p95_ratio": round(busy.p95_ms / quiet.p95_ms, 3) if quiet.p95_ms else None,
+            "rps_ratio": round(busy.rps / quiet.rps, 3) if quiet.rps else None,
+        }
+    return results, slow
+
+
+def slow_table(slow: dict) -> str:
+    head = (f"{'slow':<8} {'done':>5} {'err':>4} {'mean s':>7} {'max s':>7} "
+            f"{'p95 off':>8} {'p95 on':>8} {'p95 ratio':>9} {'rps ratio':>9}")
+    lines = [head, "-" * len(head)]
+    for kind, s in slow.items():
+        lines.append(
+            f"{kind:<8} {s['slow_requests']:>5} {len(s['slow_errors']):>4} "
+            f"{s['slow_mean_s'] or 0:>7.2f} {s['slow_max_s'] or 0:>7.2f} "
+            f"{s['p95_off_ms']:>8.1f} {s['p95_on_ms']:>8.1f} {s['p95_ratio'] or 0:>9.2f} "
+            f"{s['rps_ratio'] or 0:>9.2f}"
+        )
+    for kind, s in slow.items():
+        for error in s["slow_errors"]:
+            lines.append(f"{kind} error: {error}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
@@ -396,9 +609,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also measure both reads directly on the service ports (no proxy hop)",
     )
+    parser.add_argument(
+        "--slow", action="store_true",
+        help="also measure the readers' p95 while one client repeats a slow request",
+    )
+    parser.add_argument("--slow-only", action="store_true",
+                        help="measure only the slow case (implies --slow)")
+    parser.add_argument("--slow-mb", type=int, default=200,
+                        help="MB of photos and files in the exported space (200)")
+    parser.add_argument("--slow-kinds", default=",".join(SLOW_KINDS),
+                        help=f"slow requests to run, comma-separated ({','.join(SLOW_KINDS)})")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 256 or not 0 < args.seconds <= 300:
         parser.error("--clients must be 1..256 and --seconds 0..300")
+    args.slow = args.slow or args.slow_only
+    args.slow_kinds = [k.strip() for k in args.slow_kinds.split(",") if k.strip()]
+    if set(args.slow_kinds) - set(SLOW_KINDS) or not 1 <= args.slow_mb <= 600:
+        parser.error(f"--slow-kinds takes {', '.join(SLOW_KINDS)}; --slow-mb 1..600")
 
     load_before = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="twinspace-bench-"))
@@ -409,8 +636,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         db_url = f"sqlite:///{workdir / 'twinspace.sqlite'}"
     bare_port, bare_token = free_port(), secrets.token_hex(16)
+    command = twinspace_command(workdir / "data", db_url)
+    if args.slow:
+        # The import takes the whole export archive as one upload.
+        command += ["--upload-limit", str(int(args.slow_mb * 1.25) + 32)]
     hub = RealHub(
-        twinspace_command(workdir / "data", db_url),
+        command,
         extra_config=bare_config(bare_port, bare_token),
         workdir=workdir / "hub",
     )
@@ -438,7 +669,19 @@ def main(argv: list[str] | None = None) -> int:
             BARE: pids_with_env(f"JUPYTERHUB_API_TOKEN={bare_token}"),
         }
         meter = CpuMeter(processes, pg_pids)
-        results = asyncio.run(measure(args, hub, bare_port, token, blog, room, meter))
+        results, slow, big = [], {}, {}
+        if not args.slow_only:
+            results = asyncio.run(measure(args, hub, bare_port, token, blog, room, meter))
+        if args.slow:
+            print(f"Seeding a space with {args.slow_mb} MB of photos and files ...", flush=True)
+            big = seed_slow(hub, token, args.slow_mb)
+            archive = workdir / "big-export.zip"
+            big["archive_bytes"] = download_export(hub, token, big["slug"], archive)
+            print(f"  {big['photos']} photos, {big['files']} files, export "
+                  f"{big['archive_bytes'] / MIB:.0f} MB", flush=True)
+            slow_results, slow = asyncio.run(
+                measure_slow(args, hub, token, blog, big, archive, meter))
+            results += slow_results
     finally:
         hub.stop(remove=True)
         if pg_pids is not None:
@@ -453,6 +696,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for case, r in ratio.items():
         print(f"{case}: TwinSpace/bare throughput {r['throughput']:.2f}, p95 {r['p95']:.2f}x")
+    if slow:
+        print()
+        print(slow_table(slow))
+        print()
+        for kind, s in slow.items():
+            print(f"slow {kind}: readers' p95 with/without it {s['p95_ratio']:.2f}x")
     if args.json:
         out = {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -469,6 +718,9 @@ def main(argv: list[str] | None = None) -> int:
             "results": [asdict(r) for r in results],
             "ratios": ratio,
         }
+        if slow:
+            out["slow"] = slow
+            out["slow_space"] = {k: v for k, v in big.items() if k != "slug"}
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=2) + "\n")

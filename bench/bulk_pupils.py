@@ -6,7 +6,8 @@ the managed API service), makes a teacher and a space, then measures in the same
 1. `twinspace pupils add SLUG --teacher T --count N --csv … --sheet …` run in-process
    (the whole command: batches of 25 per request, table, CSV, sheet);
 2. the same N pupils from names through the CLI's `create_pupils` (the API calls alone),
-   with the time of each batch;
+   with the time of each batch, while another thread asks the service's `/health`
+   every 50 ms: its latencies show whether hashing blocks the service's event loop;
 3. `credentials_sheet()` for the N pupils, and printing that HTML to PDF with headless
    Chromium (when installed): the page count shows ten slips per A4 page.
 
@@ -32,8 +33,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import requests
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
@@ -50,6 +54,38 @@ LAST = ["Lopez", "Martin", "Nowak", "Wójcik", "Bernard", "Petit", "Kamiński", 
 
 def names(n: int) -> list[str]:
     return [f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]}" for i in range(n)]
+
+
+class Prober(threading.Thread):
+    """GET `url` every `every` seconds until stopped; keeps each answer's latency."""
+
+    def __init__(self, url: str, every: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.url, self.every = url, every
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        with requests.Session() as session:
+            while not self.done.wait(self.every):
+                start = time.perf_counter()
+                try:
+                    ok = session.get(self.url, timeout=30).status_code == 200
+                except requests.RequestException:
+                    ok = False
+                if ok:
+                    self.latencies.append(time.perf_counter() - start)
+                else:
+                    self.errors += 1
+
+    def stop(self) -> dict:
+        self.done.set()
+        self.join()
+        values = sorted(self.latencies)
+        pick = lambda p: values[min(len(values) - 1, int(p * len(values)))] * 1000  # noqa: E731
+        return {"probes": len(values), "errors": self.errors, "p50_ms": pick(0.5),
+                "p95_ms": pick(0.95), "max_ms": values[-1] * 1000}
 
 
 def print_pdf(html_path: Path, workdir: Path) -> tuple[float, int] | None:
@@ -83,6 +119,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="twinspace-bulk-"))
     hub = TwinSpaceHub(workdir / "data", settings={"isolate_users": False},
                        extra_config="c.JupyterHub.spawner_class = 'simple'")
+    load_before = os.getloadavg()
     results: dict = {
         "pupils": n, "batch": cli.BATCH, "cpus": os.cpu_count(),
         "python": platform.python_version(), "machine": platform.machine(),
@@ -113,10 +150,13 @@ def main() -> int:
 
         # 2. The API calls alone, batch by batch, from names.
         client = TwinSpaceClient(api, hub.tokens["twinspace-admin"])
+        probe = Prober(api + "health")
+        probe.start()
         marks = [time.perf_counter()]
         created, hub_url, error = cli.create_pupils(
             client, "bulk-two", "bench", names=names(n),
             on_batch=lambda done, total: marks.append(time.perf_counter()))
+        results["health_during"] = probe.stop()
         if error is not None:
             raise SystemExit(f"create_pupils failed: {error.message}")
         batches = [b - a for a, b in zip(marks, marks[1:], strict=False)]
@@ -140,12 +180,19 @@ def main() -> int:
         hub.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
+    results["loadavg_before"], results["loadavg_after"] = load_before, os.getloadavg()
     print(f"{n} pupils, batches of {cli.BATCH}, {results['cpus']} CPUs, "
-          f"Python {results['python']}")
+          f"Python {results['python']}; load average before "
+          f"{' '.join(f'{x:.2f}' for x in load_before)}, after "
+          f"{' '.join(f'{x:.2f}' for x in results['loadavg_after'])}")
     print(f"  twinspace pupils add --count {n} --csv --sheet : {results['cli_seconds']:.2f} s")
     print(f"  API calls alone (from names)                  : {results['api_seconds']:.2f} s "
           f"({results['api_seconds'] / n * 1000:.1f} ms/pupil; batch median "
           f"{results['batch_median_seconds']:.2f} s, max {results['batch_max_seconds']:.2f} s)")
+    h = results["health_during"]
+    print(f"  GET /health meanwhile, every 50 ms          : {h['probes']} answers, "
+          f"{h['errors']} errors, p50 {h['p50_ms']:.1f} ms, p95 {h['p95_ms']:.1f} ms, "
+          f"max {h['max_ms']:.1f} ms")
     print(f"  credentials_sheet() ({results['sheet_bytes'] // 1024} KiB HTML)            : "
           f"{results['sheet_seconds'] * 1000:.1f} ms")
     if "pdf_seconds" in results:

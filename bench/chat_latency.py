@@ -9,10 +9,16 @@ sends N messages one at a time through the API (`POST rooms/{id}/messages`, the
 message before the next one. Latency = time from just before the POST to the moment the
 pupil's loop hands the message to its callback (where the widget sets its value).
 
+With `--listeners N --spaces S` (issue 10: 100 members listening across 5 spaces), S
+spaces each get N/S pupils whose own `LiveLoop`s listen to the space's General room, and
+each space's teacher sends (the S senders at once, each waiting until every listener of
+the space has the message); latency is measured for every (message, listener).
+
 Usage::
 
     .venv/bin/python bench/chat_latency.py --db sqlite
     .venv/bin/python bench/chat_latency.py --db postgresql --n 200
+    .venv/bin/python bench/chat_latency.py --db sqlite --listeners 100 --spaces 5 --n 40
 
 Prints p50/p95/max of the delivery latency (and of the POST round trip). Performance is
 never asserted in tests: this script only reports numbers.
@@ -99,6 +105,81 @@ def measure(api_base: str, sender_token: str, receiver_token: str, room: int, n:
     return latencies, posts, len(errors)
 
 
+def measure_many(site: Site, spaces: int, listeners: int, n: int, wait: float,
+                 timeout: float) -> tuple[list[float], list[float], int]:
+    """`listeners` pupils across `spaces` spaces, each listening with its own LiveLoop; the
+    spaces' teachers send at once. Latencies of every (message, listener)."""
+    rooms = []
+    for _ in range(spaces):
+        world = site.space()
+        teacher = world.as_("teacher")
+        room = teacher.ok("GET", f"spaces/{world.slug}/rooms")["items"][0]["id"]
+        pupils = []
+        for _ in range(listeners // spaces):
+            pupil = site.account("pupil", prefix="lis")
+            site.admin.ok("PUT", f"spaces/{world.slug}/members/{pupil.name}",
+                          json={"role": "pupil"})
+            pupils.append(pupil)
+        rooms.append((room, teacher, pupils))
+
+    arrived = threading.Condition()
+    received: dict[tuple[int, str], float] = {}  # (listener, body) -> when
+    errors: list[BaseException] = []
+    loops = []
+    for room, _teacher, pupils in rooms:
+        for pupil in pupils:
+            client = TwinSpaceClient(site.api_base, pupil.token)
+            last_id = client.get(f"rooms/{room}/messages", limit=1)["last_id"]
+            listener = len(loops)
+
+            def on_data(_loop, answer, listener=listener):
+                now = time.perf_counter()
+                with arrived:
+                    for msg in answer.get("items", []):
+                        received.setdefault((listener, msg["body"]), now)
+                    arrived.notify_all()
+
+            loops.append(LiveLoop(client, f"rooms/{room}/messages", after=last_id,
+                                  on_data=on_data, on_error=lambda *a: errors.append(a[1]),
+                                  wait=wait).start())
+    latencies: list[float] = []
+    posts: list[float] = []
+
+    def send(index: int, room: int, teacher, first: int, count: int) -> None:
+        sender = TwinSpaceClient(site.api_base, teacher.token)
+        listening = range(first, first + count)
+        for i in range(-WARMUP, n):
+            body = f"space {index} message {i}"
+            t0 = time.perf_counter()
+            sender.post(f"rooms/{room}/messages", {"body": body})
+            t1 = time.perf_counter()
+            with arrived:
+                if not arrived.wait_for(
+                        lambda b=body: all((r, b) in received for r in listening),
+                        timeout=timeout):
+                    errors.append(TimeoutError(f"{body} not received within {timeout}s"))
+                    return
+                if i >= 0:
+                    latencies.extend(received[(r, body)] - t0 for r in listening)
+                    posts.append(t1 - t0)
+
+    try:
+        time.sleep(1.0)  # every listener's first long-poll is waiting
+        senders, first = [], 0
+        for index, (room, teacher, pupils) in enumerate(rooms):
+            senders.append(threading.Thread(target=send,
+                                            args=(index, room, teacher, first, len(pupils))))
+            first += len(pupils)
+        for thread in senders:
+            thread.start()
+        for thread in senders:
+            thread.join()
+    finally:
+        for loop in loops:
+            loop.stop()
+    return latencies, posts, len(errors)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="messages to measure (200)")
@@ -107,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait", type=float, default=25.0, help="long-poll wait, s (25)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="give up when a message takes longer than this, s (30)")
+    parser.add_argument("--listeners", type=int, default=1,
+                        help="members listening, spread over --spaces (1: the pupil only)")
+    parser.add_argument("--spaces", type=int, default=1, help="spaces with a sender each (1)")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="chat-latency-"))
@@ -120,21 +204,26 @@ def main(argv: list[str] | None = None) -> int:
         hub.start()
         hub.wait_for_service()
         site = Site(hub)
-        world = site.space()
-        teacher, pupil = world.as_("teacher"), world.as_("pupil")
-        room = teacher.ok("GET", f"spaces/{world.slug}/rooms")["items"][0]["id"]
-        latencies, posts, errors = measure(
-            site.api_base, teacher.token, pupil.token, room, args.n, args.wait, args.timeout
-        )
+        if args.listeners > 1 or args.spaces > 1:
+            latencies, posts, errors = measure_many(site, args.spaces, args.listeners,
+                                                    args.n, args.wait, args.timeout)
+        else:
+            world = site.space()
+            teacher, pupil = world.as_("teacher"), world.as_("pupil")
+            room = teacher.ok("GET", f"spaces/{world.slug}/rooms")["items"][0]["id"]
+            latencies, posts, errors = measure(
+                site.api_base, teacher.token, pupil.token, room, args.n, args.wait,
+                args.timeout)
     finally:
         hub.stop()
         if drop is not None:
             drop()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"chat delivery latency, {args.db}, {args.n} messages "
-          f"({WARMUP} unmeasured warm-up), one sender, one live receiver")
+    print(f"chat delivery latency, {args.db}, {args.n} messages per sender "
+          f"({WARMUP} unmeasured warm-up), {args.spaces} sender(s) at once, "
+          f"{max(args.listeners, 1)} live receiver(s) over {args.spaces} space(s)")
     print(f"python {platform.python_version()}, {platform.machine()}, "
-          f"long-poll wait {args.wait:g} s, receiver loop errors: {errors}")
+          f"long-poll wait {args.wait:g} s, errors: {errors}")
     print(summary("send -> receive", latencies))
     print(summary("POST round trip", posts))
     return 0

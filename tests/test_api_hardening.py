@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-TOO_BIG = str(2**63)  # one past the largest id a database column stores
+TOO_BIG = str(2**63)  # far beyond the largest id a database column stores (2**31 - 1)
 
 
 def assert_json_error(r, status: int) -> dict:
@@ -67,3 +67,35 @@ def test_every_answer_has_the_safety_headers(world, site):
     for r in answers:
         assert r.headers["X-Content-Type-Options"] == "nosniff", r.url
         assert r.headers["Content-Security-Policy"] == "sandbox; default-src 'none'", r.url
+
+
+def test_ids_of_other_digits_are_not_found(world):
+    """`\\d` in a route also matches '²' (which int() refuses): a 404, not a 500."""
+    ta = world.as_("teacher_admin")
+    for path in ("wiki/%C2%B2", "rooms/%C2%B2", "apps/%C2%B2"):
+        assert_json_error(ta.get(path), 404)
+    assert_json_error(ta.delete("wiki/%C2%B2"), 404)
+
+
+def test_a_405_names_the_allowed_methods(world):
+    r = world.as_("teacher_admin").request("TRACE", "me")
+    assert_json_error(r, 405)
+    assert r.headers["Allow"] == "GET, PATCH, DELETE"
+
+
+def test_ids_beyond_an_integer_column_are_not_found(world):
+    """Columns are INTEGER: on PostgreSQL a larger id in a query was a 500."""
+    ta = world.as_("teacher_admin")
+    forum = world.new_app("forum")
+    thread = ta.ok("POST", f"apps/{forum}/threads", json={"title": "T", "body": "first"})
+    for path in (f"wall-posts/{2**31}", f"folders/{2**40}", f"threads/{2**31}"):
+        assert_json_error(ta.get(path), 404)
+    assert_json_error(ta.delete(f"photos/{2**40}"), 404)
+    for params in ({"before": 2**63 - 1}, {"after": 2**31}):
+        body = assert_json_error(ta.get(f"threads/{thread['id']}", params=params), 400)
+        assert "must be between" in body["message"]
+    r = ta.post(f"threads/{thread['id']}/replies", json={"body": "hi", "quote_id": 2**31})
+    assert "quote_id" in assert_json_error(r, 400)["message"]
+    wiki = ta.ok("POST", f"apps/{world.new_app('wiki')}/wiki", json={"title": "W", "text": "x"})
+    r = ta.get(f"wiki/{wiki['id']}/revisions", params={"before": 2**31})
+    assert "before" in assert_json_error(r, 400)["message"]

@@ -391,6 +391,29 @@ def test_deleting_from_an_items_own_menu_is_logged_and_closes_its_reports(world)
     assert len(ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"]) == len(log)
 
 
+def test_an_author_deleting_a_reported_item_closes_its_reports(world):
+    """Nothing is left to moderate: the queue no longer lists it, and nothing is logged."""
+    ta, pupil = world.as_("teacher_admin"), world.as_("pupil")
+    post = _own_post(world, pupil)
+    comment = pupil.ok("POST", f"posts/{post}/comments", json={"body": "Rude"})["id"]
+    for object_type, object_id in (("blog_post", post), ("comment", comment)):
+        world.as_("teacher").ok("POST", "reports",
+                                json={"object_type": object_type, "object_id": object_id})
+    log = ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"]
+    open_before = ta.ok("GET", f"spaces/{world.slug}/reports?limit=100")["items"]
+    assert {(r["object_type"], r["object_id"]) for r in open_before} >= {
+        ("blog_post", post), ("comment", comment)}
+
+    pupil.delete(f"posts/{post}", expect=204)  # the comment goes with it
+    still_open = ta.ok("GET", f"spaces/{world.slug}/reports?limit=100")["items"]
+    assert not {(r["object_type"], r["object_id"]) for r in still_open} & {
+        ("blog_post", post), ("comment", comment)}
+    resolved = ta.ok("GET", f"spaces/{world.slug}/reports?status=resolved&limit=100")["items"]
+    closed = {(r["object_type"], r["object_id"]): r["resolved_by"]["name"] for r in resolved}
+    assert closed[("blog_post", post)] == closed[("comment", comment)] == pupil.name
+    assert len(ta.ok("GET", f"spaces/{world.slug}/moderation-log")["items"]) == len(log)
+
+
 def _own_post(world, caller) -> int:
     app = world.new_app("blog")
     return caller.ok("POST", f"apps/{app}/posts", json={"title": "T", "body": "B"})["id"]

@@ -11,12 +11,19 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 import zipfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 from utils import ROLES, unique
+
+from twinspace_kernel.service.transfer import snapshot_session
+from twinspace_kernel.store import models as m
+from twinspace_kernel.store.db import new_engine
 
 # GET /spaces/{slug}/export: teacher administrators only (pupils' data is personal).
 EXPORT = {"teacher_admin": 200, "teacher": 403, "pupil_admin": 403, "pupil": 403,
@@ -697,3 +704,99 @@ def test_hub_side_export_and_import_for_a_teacher(world, site):
                           params={"slug": unique("imp"), "owner": pupil.name}), 400)
     # A teacher may not import in someone else's name.
     check(import_zip(world.as_("teacher"), data, unique("imp"), owner=owner.name), 403)
+
+
+# --------------------------------------------------------------------------- off the loop
+# The export reads the space in a worker thread on a session of its own, while the
+# service goes on answering (and writing for) other members.
+
+
+def blog_posts(manifest: dict, app_title: str) -> list[dict]:
+    return next(a["content"]["posts"] for p in manifest["pages"] for a in p["apps"]
+                if a["title"] == app_title)
+
+
+def test_export_while_a_member_writes_is_one_moment(world, site):
+    """Exports taken while a teacher keeps posting (in blog B, then blog A, over and over)
+    each show one moment: B never runs more than one post ahead of A, although A is read
+    well before B."""
+    ta, teacher = world.as_("teacher_admin"), world.as_("teacher")
+    first = world.add_page("activities", "First")
+    blog_a = world.add_app(first, "blog", "Diary A")
+    for i in range(30):  # A's older posts, each with its comments query, come before B
+        post = teacher.ok("POST", f"apps/{blog_a}/posts", json={"title": f"Old {i}",
+                                                                  "body": "x"})
+        ta.ok("POST", f"posts/{post['id']}/comments", json={"body": "seen"})
+    blog_b = world.add_app(world.add_page("activities", "Second"), "blog", "Diary B")
+    stop, rounds = threading.Event(), []
+
+    def write() -> None:
+        while not stop.is_set() and len(rounds) < 300:
+            n = len(rounds)
+            teacher.ok("POST", f"apps/{blog_b}/posts", json={"title": f"B {n}", "body": "b"})
+            teacher.ok("POST", f"apps/{blog_a}/posts", json={"title": f"A {n}", "body": "a"})
+            rounds.append(n)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen = []
+    try:
+        for _ in range(6):
+            manifest = read_zip(export(world))[0]
+            a = [p for p in blog_posts(manifest, "Diary A") if p["title"].startswith("A ")]
+            b = [p for p in blog_posts(manifest, "Diary B") if p["title"].startswith("B ")]
+            assert len(b) - len(a) in (0, 1), (len(a), len(b))
+            assert all(len(p["comments"]) == 1 for p in blog_posts(manifest, "Diary A")
+                       if p["title"].startswith("Old "))
+            seen.append(len(b))
+    finally:
+        stop.set()
+        writer.join()
+    assert rounds and seen[-1] > 0  # the exports really ran among the writes
+
+
+def test_snapshot_session_sees_one_moment(world, site, db_url):
+    """The export's session (SQLite and PostgreSQL): a write committed meanwhile is not
+    seen until the snapshot ends."""
+    blog = world.new_app("blog")
+    teacher = world.as_("teacher")
+    teacher.ok("POST", f"apps/{blog}/posts", json={"title": "Before", "body": "x"})
+    engine = new_engine(db_url)
+    count = select(func.count()).select_from(m.BlogPost).where(m.BlogPost.app_id == blog)
+    try:
+        db = snapshot_session(sessionmaker(engine))
+        with db:
+            assert db.scalar(count) == 1
+            teacher.ok("POST", f"apps/{blog}/posts", json={"title": "During", "body": "y"})
+            assert db.scalar(count) == 1
+            db.rollback()
+            assert db.scalar(count) == 2
+    finally:
+        engine.dispose()
+
+
+def test_export_stores_compressed_files_as_they_are(world, site):
+    """Photos and PDFs go into the ZIP stored (deflating them again only costs CPU), text
+    deflated; the archive still imports."""
+    ta = world.as_("teacher_admin")
+    page = world.add_page("activities", "Files")
+    docs = world.add_app(page, "documents", "Library")
+    text = b"Spring words, spring words, spring words.\n" * 200
+    ta.post(f"apps/{docs}/documents", data=text, params={"filename": "words.txt"}, expect=201)
+    ta.post(f"apps/{docs}/documents", data=PDF, params={"filename": "plan.pdf"}, expect=201)
+    album = ta.ok("POST", f"apps/{world.add_app(page, 'gallery', 'Photos')}/albums",
+                  json={"title": "Trip"})
+    ta.post(f"albums/{album['id']}/photos", data=jpeg(), params={"filename": "t.jpg"},
+            expect=201)
+    data = export(world)
+    manifest = read_zip(data)[0]
+    content = {a["title"]: a.get("content") for p in manifest["pages"] for a in p["apps"]}
+    stored = {d["filename"]: d["file"] for d in content["Library"]["documents"]}
+    photo = content["Photos"]["albums"][0]["photos"][0]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        kind = {n.removeprefix("files/"): zf.getinfo(n).compress_type for n in zf.namelist()}
+    assert kind[stored["words.txt"]] == zipfile.ZIP_DEFLATED
+    assert kind[stored["plan.pdf"]] == zipfile.ZIP_STORED
+    assert kind[photo["file"]] == kind[photo["thumbnail"]] == zipfile.ZIP_STORED
+    imported = check_created(import_zip(ta, data))
+    assert imported["imported"]["documents"] == 2 and imported["imported"]["photos"] == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, event, select
 from sqlalchemy.orm import Session, sessionmaker
 from tornado import web
 from tornado.concurrent import Future, chain_future
@@ -40,6 +40,50 @@ ERROR_CODES = {
 }
 
 MAX_PAGE = 100
+
+# The hot paths' statements, built once: building a statement and its cache key again
+# on every request was a good part of each request's CPU (see docs/performance.md).
+USER_BY_NAME = select(m.User).where(m.User.name == bindparam("name"))
+ROLE = select(m.Membership.role).where(
+    m.Membership.space_id == bindparam("space_id"), m.Membership.user_id == bindparam("user_id")
+)
+
+
+def with_role(statement):
+    """`statement` (selecting a Space last) also reading the membership role of the user
+    bound as :user_id in that space (None: not a member, or no user): for
+    APIHandler.load_with_role."""
+    return statement.add_columns(m.Membership.role).outerjoin(
+        m.Membership,
+        and_(m.Membership.space_id == m.Space.id, m.Membership.user_id == bindparam("user_id")),
+    )
+
+
+APP_CONTEXT = with_role(
+    select(m.AppInstance, m.Page, m.Space)
+    .join(m.Page, m.Page.id == m.AppInstance.page_id)
+    .join(m.Space, m.Space.id == m.Page.space_id)
+    .where(m.AppInstance.id == bindparam("id"))
+)
+USERS_BY_ID = select(m.User).where(m.User.id.in_(bindparam("ids", expanding=True)))
+
+
+# What a request remembers (roles, people's briefs: APIHandler.role_in, author) holds only
+# within one transaction of its session and while it wrote no membership: each of these
+# events starts a new epoch, which forgets it.
+def _new_epoch(session: Session, *_args: Any) -> None:
+    session.info["epoch"] = session.info.get("epoch", 0) + 1
+
+
+event.listen(Session, "after_commit", _new_epoch)
+event.listen(Session, "after_soft_rollback", _new_epoch)
+
+
+@event.listens_for(Session, "after_flush")
+def _membership_flushed(session: Session, _context) -> None:
+    if any(isinstance(o, m.Membership)
+           for o in (*session.new, *session.dirty, *session.deleted)):
+        _new_epoch(session)
 
 
 class APIError(web.HTTPError):
@@ -92,8 +136,9 @@ class Identity:
         return self.user is None
 
 
-# The largest id (and any whole number) a database column stores: BIGINT's.
-MAX_ID = 2**63 - 1
+# The largest id (and any whole number) a database column stores: the columns are
+# INTEGER, and PostgreSQL refuses a larger value in a query (a 500, not "no such id").
+MAX_ID = 2**31 - 1
 SANDBOX_CSP = "sandbox; default-src 'none'"
 
 
@@ -112,6 +157,12 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
     def initialize(self, **kwargs: Any) -> None:
         self.ctx: ServiceContext = self.settings["twinspace"]
         self._db: Session | None = None
+        # The caller's roles by space id and people's briefs, for this request's current
+        # epoch only (see _new_epoch): never kept across requests, so role changes apply
+        # at once.
+        self._roles: dict[int, str | None] = {}
+        self._briefs: dict[tuple[int, str], dict | None] = {}
+        self._epoch = 0
 
     def logged_path(self) -> str:
         """The request's path for logs: one-time link tokens in it read `[secret]`."""
@@ -134,7 +185,7 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
     async def prepare(self) -> None:
         for name, value in (self.path_kwargs or {}).items():
             # Ids beyond what the database stores name nothing (not a database error).
-            if name.endswith("_id") and value.isdigit() and int(value) > MAX_ID:
+            if name.endswith("_id") and value.isdecimal() and int(value) > MAX_ID:
                 raise APIError(404, "There is nothing with this id.")
         model = await self.hub_auth.get_user(self, sync=False)
         token_auth = getattr(self, "_token_authenticated", False)
@@ -146,7 +197,7 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             scopes = self.hub_auth.check_scopes(self.hub_auth.access_scopes, model)
             if not scopes:
                 raise APIError(403, "This token may not use the TwinSpace service.")
-            user = self.db.scalar(select(m.User).where(m.User.name == model["name"]))
+            user = self.db.scalar(USER_BY_NAME, {"name": model["name"]})
             self.identity = Identity(model["name"], user, bool(model.get("admin")), "user")
         elif model and model["name"] in self.settings.get("public_services", ()):
             # The public view's token: exactly the anonymous public, never more.
@@ -214,6 +265,25 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             raise APIError(404, f"No such {what or model.__tablename__.rstrip('s')}.")
         return obj
 
+    def load_with_role(self, statement, object_id: int | str, what: str) -> tuple:
+        """The row of `statement` (made by with_role, bound by :id) for `object_id`, without
+        its role column, or 404 naming what was missing. The caller's role in the row's
+        space is kept for role_in: one query instead of one per object and one more."""
+        try:
+            key = int(object_id)
+        except (TypeError, ValueError):
+            key = None
+        user = self.identity.user
+        row = None
+        if key is not None:
+            params = {"id": key, "user_id": user.id if user is not None else None}
+            row = self.db.execute(statement, params).first()
+        if row is None:
+            raise APIError(404, f"No such {what}.")
+        if user is not None:
+            self.remember_role(row[-2].id, row[-1])
+        return tuple(row[:-1])
+
     def load_space(self, slug: str) -> m.Space:
         space = self.db.scalar(select(m.Space).where(m.Space.slug == slug))
         if space is None:
@@ -227,11 +297,14 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         return user
 
     def app_context(self, app_id, kind: str | None = None):
-        """(app, page, space) for an application id; 404 if it is not of `kind`."""
-        app = self.load(m.AppInstance, app_id, "application")
+        """(app, page, space) for an application id; 404 if it is not of `kind`.
+
+        One query, which also reads the caller's role in the space for role_in.
+        """
+        app, page, space = self.load_with_role(APP_CONTEXT, app_id, "application")
         if kind is not None and app.kind != kind:
             raise APIError(404, f"Application {app.id} is not a {kind}.")
-        return app, app.page, app.page.space
+        return app, page, space
 
     # --- rights -----------------------------------------------------------------------
 
@@ -240,14 +313,29 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         user = self.identity.user
         if user is None:
             return "public"
-        role = self.db.scalar(
-            select(m.Membership.role).where(
-                m.Membership.space_id == space.id, m.Membership.user_id == user.id
+        self._same_epoch()
+        if space.id in self._roles:
+            role = self._roles[space.id]
+        else:
+            role = self._roles[space.id] = self.db.scalar(
+                ROLE, {"space_id": space.id, "user_id": user.id}
             )
-        )
         # Remembered for how people are shown to the caller (user_brief).
         self._space_role = role or "public"
         return self._space_role
+
+    def remember_role(self, space_id: int, role: str | None) -> None:
+        """Keep the caller's role in a space (None: not a member), just read in this
+        transaction, for role_in until the transaction ends or a membership is written."""
+        self._same_epoch()
+        self._roles[space_id] = role
+
+    def _same_epoch(self) -> None:
+        epoch = self.db.info.get("epoch", 0)
+        if epoch != self._epoch:
+            self._roles.clear()
+            self._briefs.clear()
+            self._epoch = epoch
 
     def may(
         self,
@@ -357,13 +445,15 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         return event
 
     def moderated_delete(self, space: m.Space, obj: Any, author_id: int | None) -> None:
-        """After `obj` is deleted and flushed from its own menu: when a moderator (not its
-        author) deleted it, log it and close its reports as the moderation queue does (F32)."""
-        if author_id == self.me.id:
-            return
-        from .moderation import log_moderation
+        """After `obj` is deleted and flushed from its own menu: its reports close (nothing
+        is left to moderate); when a moderator (not its author) deleted it, it is logged as
+        the moderation queue does (F32)."""
+        from .moderation import close_reports, log_moderation
 
-        log_moderation(self, space, "delete", obj)
+        if author_id == self.me.id:
+            close_reports(self.db, space, obj, self.me, deleted=True)
+        else:
+            log_moderation(self, space, "delete", obj)
 
     async def in_thread(self, fn, *args, **kwargs):
         """Run slow CPU work (password hashing, image encoding) off the event loop."""
@@ -518,6 +608,12 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
                 "error": "internal_error",
                 "message": "The TwinSpace service had an internal error; it has been logged.",
             }
+        if status_code == 405:
+            # RFC 9110: a 405 says which methods the resource does answer.
+            self.set_header("Allow", ", ".join(
+                name for name in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+                if getattr(type(self), name.lower()) is not getattr(web.RequestHandler,
+                                                                    name.lower())))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(body))
 
@@ -548,8 +644,28 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         return user_fields(user)
 
     def author(self, author_id: int | None, viewer_role: str | None = None) -> dict | None:
-        user = self.db.get(m.User, author_id) if author_id else None
-        return self.user_brief(user, viewer_role=viewer_role)
+        if not author_id:
+            return None
+        viewer = viewer_role or self.viewer_role()
+        key = (author_id, viewer)
+        self._same_epoch()
+        if key not in self._briefs:
+            self._briefs[key] = self.user_brief(self.db.get(m.User, author_id),
+                                                viewer_role=viewer)
+        brief = self._briefs[key]
+        return dict(brief) if brief is not None else None
+
+    def load_authors(self, author_ids) -> None:
+        """Read the people behind `author_ids` in one query, for the author() calls that
+        follow (a list of posts or messages, not one query per author)."""
+        self._same_epoch()
+        wanted = {i for i in author_ids if i} - {k[0] for k in self._briefs}
+        if self.identity.user is not None:
+            wanted.discard(self.identity.user.id)  # already in the session
+        if wanted:
+            viewer = self.viewer_role()
+            for user in self.db.scalars(USERS_BY_ID, {"ids": sorted(wanted)}):
+                self._briefs[(user.id, viewer)] = self.user_brief(user, viewer_role=viewer)
 
 
 def user_fields(user: m.User) -> dict:
@@ -683,6 +799,13 @@ class UploadHandler(APIHandler):
     def raise_refusal(self) -> None:
         if self._refusal is not None:
             raise self._refusal
+
+    def take_chunks(self) -> list[bytes]:
+        """The upload's pieces as they came (refusals raised), handed over once: a large
+        upload need not be joined into one block on the event loop."""
+        self.raise_refusal()
+        chunks, self._chunks = self._chunks, []
+        return chunks
 
     @property
     def upload_bytes(self) -> bytes:

@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from .. import rights
 from ..store import models as m
-from .base import APIError, APIHandler, utcnow
+from .base import MAX_PAGE, APIError, APIHandler, utcnow
 from .sanitize import plain_text, render_markdown
 
 TITLE_MAX = 200
 BODY_MAX = 50_000
 COMMENT_MAX = 10_000
+
+POST_COLUMNS = (
+    m.BlogPost.id, m.BlogPost.app_id, m.BlogPost.title, m.BlogPost.body, m.BlogPost.body_html,
+    m.BlogPost.author_id, m.BlogPost.created_at, m.BlogPost.updated_at, m.BlogPost.hidden,
+)
+_posts_pages: dict[tuple[bool, bool, bool], object] = {}
+
+
+def posts_page_statement(moderator: bool, before: bool, after: bool):
+    """A page of a blog's posts with their comment counts, in one Core statement built
+    once per shape (bound: app_id, limit, and before/after when given). The keyset is
+    APIHandler.keyset's: newest first, oldest first after a cursor."""
+    key = (moderator, before, after)
+    statement = _posts_pages.get(key)
+    if statement is None:
+        comments = (
+            select(func.count()).select_from(m.Comment).where(m.Comment.post_id == m.BlogPost.id)
+        )
+        if not moderator:
+            comments = comments.where(m.Comment.hidden.is_(False))
+        statement = select(
+            *POST_COLUMNS, comments.scalar_subquery().label("comment_count")
+        ).where(m.BlogPost.app_id == bindparam("app_id"))
+        if not moderator:
+            statement = statement.where(m.BlogPost.hidden.is_(False))
+        if before:
+            statement = statement.where(m.BlogPost.id < bindparam("before"))
+        if after:
+            statement = statement.where(m.BlogPost.id > bindparam("after"))
+        order = m.BlogPost.id.asc() if after else m.BlogPost.id.desc()
+        statement = _posts_pages[key] = statement.order_by(order).limit(bindparam("limit"))
+    return statement
 
 
 class BlogHandler(APIHandler):
@@ -101,13 +133,22 @@ class PostsHandler(BlogHandler):
         app, page, space = self.app_context(app_id, "blog")
         role = self.require_page(page)
         moderator = self.may(space, "moderate", page.section, role=role)
-        query = select(m.BlogPost).where(m.BlogPost.app_id == app.id)
-        if not moderator:
-            query = query.where(m.BlogPost.hidden.is_(False))
-        posts, cursor = self.keyset(query, m.BlogPost.id)
-        counts = self.comment_counts([p.id for p in posts], with_hidden=moderator)
+        limit = self.int_arg("limit", 50, low=1, high=MAX_PAGE)
+        before = self.int_arg("before")
+        after = self.int_arg("after")
+        params = {"app_id": app.id, "limit": limit + 1}
+        if before is not None:
+            params["before"] = before
+        if after is not None:
+            params["after"] = after
+        statement = posts_page_statement(moderator, before is not None, after is not None)
+        # Rows, not ORM objects: a read-only list needs no identity map or unit of work.
+        posts = list(self.db.connection().execute(statement, params))
+        cursor = posts[limit - 1].id if len(posts) > limit else None
+        posts = posts[:limit]
+        self.load_authors(p.author_id for p in posts)
         items = [
-            self.post_json(p, space, page.section, role, counts.get(p.id, 0)) for p in posts
+            self.post_json(p, space, page.section, role, p.comment_count) for p in posts
         ]
         self.write_json({"items": items, "next": cursor})
 
@@ -176,6 +217,7 @@ class CommentsHandler(BlogHandler):
         if not self.may(space, "moderate", page.section, role=role):
             query = query.where(m.Comment.hidden.is_(False))
         comments, cursor = self.keyset(query, m.Comment.id, newest_first=False)
+        self.load_authors(c.author_id for c in comments)
         items = [self.comment_json(c, space, page.section, role) for c in comments]
         self.write_json({"items": items, "next": cursor})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 
 from sqlalchemy import select
@@ -12,6 +11,8 @@ from ..i18n import LANGUAGES
 from ..passwords import PasswordError, check_member_password, hash_password
 from ..store import models as m
 from .base import APIError, APIHandler
+from .openapi import METHODS, openapi_path, served_operations  # noqa: F401 (re-exported)
+from .openapi import openapi_document as build_openapi
 
 USER_KINDS = ("teacher", "pupil", "visitor")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -148,89 +149,11 @@ class OpenAPIHandler(APIHandler):
         self.write_json(openapi_document(self.application))
 
 
-METHODS = ("get", "post", "put", "patch", "delete")
-PATH_PARAM = re.compile(r"\(\?P<(\w+)>[^)]*\)")
-
-
-def openapi_path(pattern: str) -> str:
-    """'/spaces/(?P<slug>[^/]+)' -> '/spaces/{slug}'."""
-    path = PATH_PARAM.sub(lambda match: "{" + match.group(1) + "}", pattern)
-    return path.rstrip("$").replace("\\.", ".")
-
-
-def served_operations(handlers) -> dict[str, dict[str, type]]:
-    """{openapi path: {method: handler}} for every method a handler defines itself."""
-    paths: dict[str, dict[str, type]] = {}
-    for pattern, handler in handlers:
-        if openapi_path(pattern) in paths:
-            continue  # Tornado serves a path with its first matching route
-        methods = {}
-        for method in METHODS:
-            for klass in handler.__mro__:
-                if klass is APIHandler:
-                    break
-                if method in vars(klass):
-                    methods[method] = handler
-                    break
-        paths[openapi_path(pattern)] = methods
-    return paths
-
-
 def openapi_document(application) -> dict:
+    """The document of the routes actually served (see openapi.py)."""
     from .app import HANDLER_MODULES, collect_handlers
 
-    paths = {}
-    for path, methods in served_operations(collect_handlers(HANDLER_MODULES)).items():
-        params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", path)
-        ]
-        operations = {}
-        for method, handler in methods.items():
-            doc = inspect.getdoc(getattr(handler, method)) or handler.__name__
-            summary, _, details = doc.partition("\n")
-            operation = {
-                "summary": summary.strip(),
-                "operationId": f"{method}_{handler.__name__}",
-                "tags": [handler.__module__.rsplit(".", 1)[-1]],
-                "responses": {
-                    "200": {"description": "Success (201 when created)."},
-                    "default": {
-                        "description": "Error",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                        },
-                    },
-                },
-            }
-            if details.strip():
-                operation["description"] = details.strip()
-            if params:
-                operation["parameters"] = params
-            operations[method] = operation
-        paths[path] = operations
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "TwinSpace API", "version": "1"},
-        "servers": [{"url": application.settings.get("api_prefix", "/")}],
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "hubToken": {"type": "apiKey", "in": "header", "name": "Authorization"}
-            },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "message"],
-                    "properties": {
-                        "error": {"type": "string"},
-                        "message": {"type": "string"},
-                    },
-                }
-            },
-        },
-        "security": [{"hubToken": []}, {}],
-    }
+    return build_openapi(application, collect_handlers(HANDLER_MODULES))
 
 
 default_handlers = [

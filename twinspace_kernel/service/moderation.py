@@ -34,40 +34,46 @@ def log_moderation(
     own menu. For a delete, call it once the row is deleted and flushed: the open reports
     on items that went with it (a post's comments) close too.
     """
-    db, moderator = handler.db, handler.me
-    object_type = content.type_name(obj)
+    moderator = handler.me
+    close_reports(handler.db, space, obj, moderator, deleted=action == "delete")
+    entry = m.ModerationAction(
+        space_id=space.id,
+        moderator_id=moderator.id,
+        action=action,
+        object_type=content.type_name(obj),
+        object_id=obj.id,
+        report_id=report_id,
+        reason=reason,
+    )
+    handler.db.add(entry)
+    return entry
+
+
+def close_reports(db, space: m.Space, obj, by: m.User, *, deleted: bool) -> None:
+    """Resolve the open reports on `obj` (by `by`); once `obj` is `deleted` (and flushed),
+    also those on items that went with it (a post's comments)."""
     now = utcnow()
     db.execute(
         update(m.Report)
         .where(
             m.Report.space_id == space.id,
-            m.Report.object_type == object_type,
+            m.Report.object_type == content.type_name(obj),
             m.Report.object_id == obj.id,
             m.Report.status == "open",
         )
-        .values(status="resolved", resolved_by_id=moderator.id, resolved_at=now)
+        .values(status="resolved", resolved_by_id=by.id, resolved_at=now)
     )
-    if action == "delete":
-        for report in db.scalars(
-            select(m.Report).where(m.Report.space_id == space.id, m.Report.status == "open")
-        ):
-            try:
-                content.locate(db, report.object_type, report.object_id)
-            except LookupError:
-                report.status = "resolved"
-                report.resolved_by_id = moderator.id
-                report.resolved_at = now
-    entry = m.ModerationAction(
-        space_id=space.id,
-        moderator_id=moderator.id,
-        action=action,
-        object_type=object_type,
-        object_id=obj.id,
-        report_id=report_id,
-        reason=reason,
-    )
-    db.add(entry)
-    return entry
+    if not deleted:
+        return
+    for report in db.scalars(
+        select(m.Report).where(m.Report.space_id == space.id, m.Report.status == "open")
+    ):
+        try:
+            content.locate(db, report.object_type, report.object_id)
+        except LookupError:
+            report.status = "resolved"
+            report.resolved_by_id = by.id
+            report.resolved_at = now
 
 
 class ModerationMixin:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import unicodedata
@@ -18,12 +19,19 @@ from .base import APIError, APIHandler
 MAX_PUPILS = 500
 NOT_OWN = "You can only manage pupils you created."
 
-# argon2 releases the GIL: hashing a class of 500 runs on every core at once.
-_HASHERS = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2), thread_name_prefix="argon2")
+# argon2 releases the GIL: a class's hashes run on every core at once. One thread per
+# core (more only queue for the same cores), apart from the loop's default executor so
+# a class being hashed never holds up other requests' file and image work.
+_HASHERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
 
 
-def hash_all(passwords: list[str]) -> list[str]:
-    return list(_HASHERS.map(hash_password, passwords))
+async def hash_all(passwords: list[str]) -> list[str]:
+    """argon2id hashes of `passwords` (same order), computed on the pool; the event loop
+    goes on serving other requests meanwhile."""
+    loop = asyncio.get_running_loop()
+    return list(await asyncio.gather(
+        *(loop.run_in_executor(_HASHERS, hash_password, p) for p in passwords)
+    ))
 
 
 def ascii_letters(text: str) -> str:
@@ -147,7 +155,7 @@ class PupilsHandler(APIHandler):
 
         total = len(display_names) if display_names is not None else count
         passwords = [generate_pupil_password() for _ in range(total)]
-        hashes = await self.in_thread(hash_all, passwords)
+        hashes = await hash_all(passwords)
 
         for attempt in range(3):
             if display_names is not None:
@@ -256,7 +264,7 @@ class PupilPasswordHandler(APIHandler):
                 check_pupil_password(password)
             except PasswordError as e:
                 raise APIError(400, str(e)) from None
-        pupil.password_hash = await self.in_thread(hash_password, password)
+        (pupil.password_hash,) = await hash_all([password])
         # Not in Latest activities: a password reset is nobody else's business.
         self.commit()
         self.write_json({"name": pupil.name, "password": password})

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import io
@@ -47,6 +48,7 @@ import os
 import re
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ import nbformat
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from .. import pages as nbpages
 from .. import rights
@@ -83,7 +86,11 @@ USERNAME_MAX = 64
 UNPACK_FACTOR = 10
 MAX_ENTRIES = 50_000
 CHUNK = 64 * 1024
+# An export is sent in bigger pieces: fewer turns of the event loop for 200 MB.
+SEND_CHUNK = 512 * 1024
 TEXT_MAX = 200_000
+# Stored files whose bytes deflate well; every other blob goes into the ZIP as it is.
+COMPRESSIBLE_TYPES = frozenset({"text/plain", "audio/wav"})
 # Image metadata our own re-encoding never leaves in a photo.
 IMAGE_METADATA = {"exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "comment", "photoshop"}
 
@@ -413,10 +420,68 @@ def add_notebooks(manifest: dict, spaces_dir: str | None) -> dict[str, str]:
     return entries
 
 
+def _deflated_blobs(manifest: dict) -> set[str]:
+    """Keys of the blobs worth compressing: text and raw audio. Photos, office files, PDFs,
+    audio and video are compressed already; deflating them again costs seconds of CPU per
+    hundred megabytes and saves nothing, so they are stored as they are."""
+    return {
+        d["file"]
+        for page in manifest["pages"] for app in page["apps"]
+        for d in (app.get("content") or {}).get("documents", ())
+        if d["content_type"] in COMPRESSIBLE_TYPES
+    }
+
+
+def snapshot_session(sessions) -> Session:
+    """A session whose reads all see one moment of the database (blocking to open).
+
+    An export read in a worker thread may interleave with the service's writes: on
+    PostgreSQL the transaction is REPEATABLE READ; SQLite's driver reads outside any
+    transaction unless one is begun explicitly, so BEGIN starts a WAL read snapshot.
+    Only reads are made; close (or roll back) it soon: a snapshot holds back SQLite's
+    checkpoints.
+    """
+    db = sessions()
+    try:
+        if db.get_bind().dialect.name == "sqlite":
+            db.connection().exec_driver_sql("BEGIN")
+        else:
+            db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def read_space_manifest(sessions, space_id: int, files: FileStore) -> tuple[dict, list[str]]:
+    """build_manifest on a snapshot session of its own (blocking: run it in a thread)."""
+    with snapshot_session(sessions) as db:
+        try:
+            space = db.get(m.Space, space_id)
+            if space is None:  # deleted since the rights check
+                raise APIError(404, "No such space.")
+            return build_manifest(db, space, files)
+        finally:
+            db.rollback()
+
+
+# Zipping, unzipping, hashing and storing hundreds of megabytes: at most two at a time,
+# so big transfers never fill the default executor that password hashing and image
+# encoding wait on. No database transaction is ever open in these threads. (A lower
+# thread priority was tried: on a busy machine it made a 200 MB export three times
+# slower and did not help the other requests' p95; see docs/performance.md.)
+BULK = ThreadPoolExecutor(max_workers=2, thread_name_prefix="twinspace-bulk")
+
+
+async def in_bulk_thread(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(BULK, functools.partial(fn, *args))
+
+
 def write_archive(manifest: dict, keys: list[str], files: FileStore, key: bytes,
                   spaces_dir: str | None = None) -> str:
     """Write the export ZIP to a temporary file (blocking: run it in an executor)."""
     fd, path = tempfile.mkstemp(prefix="twinspace-export-", suffix=".zip")
+    deflated = _deflated_blobs(manifest)
     try:
         notebook_entries = add_notebooks(manifest, spaces_dir)
         with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -425,7 +490,8 @@ def write_archive(manifest: dict, keys: list[str], files: FileStore, key: bytes,
             for blob in dict.fromkeys(keys):
                 digest, size = hashlib.sha256(), 0
                 info = zipfile.ZipInfo(f"files/{blob}", date_time=(2000, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
+                info.compress_type = (zipfile.ZIP_DEFLATED if blob in deflated
+                                      else zipfile.ZIP_STORED)
                 with files.open(blob).open("rb") as src, zf.open(info, "w") as dst:
                     while chunk := src.read(CHUNK):
                         digest.update(chunk)
@@ -464,10 +530,13 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def open_archive(data: bytes, limit: int) -> tuple[zipfile.ZipFile, dict, dict]:
-    """Check the ZIP's entries and read space.json: (zip, manifest, {key: ZipInfo})."""
+def open_archive(data, limit: int) -> tuple[zipfile.ZipFile, dict, dict]:
+    """Check the ZIP's entries and read space.json: (zip, manifest, {key: ZipInfo}).
+
+    `data`: the archive's bytes, or a binary file open on it.
+    """
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        zf = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes | bytearray) else data)
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise Invalid(f"The upload is not a readable ZIP archive ({e}).") from None
@@ -845,7 +914,7 @@ def _check_tree(folders: list[dict], where: str) -> None:
             node = parent.get(node)
 
 
-def read_export(data: bytes, limit: int, key: bytes) -> dict:
+def read_export(data, limit: int, key: bytes) -> dict:
     """Open, check and parse an uploaded export (blocking: run it in an executor)."""
     zf, raw, entries = open_archive(data, limit)
     plan = _Parser().parse(raw["manifest"])
@@ -1006,7 +1075,8 @@ def insert_space(db, plan: dict, space: m.Space, users: dict[str, int]) -> dict:
 def _insert_content(db, app: m.AppInstance, content: dict | None, uid, counts, now) -> None:
     if app.kind == "web_content":
         content = content or {}
-        db.add(m.WebContent(app_id=app.id, html=clean_html(content.get("html", "")),
+        db.add(m.WebContent(app_id=app.id, html=content["clean_html"] if "clean_html" in content
+                            else clean_html(content.get("html", "")),
                             updated_by_id=uid(content.get("updated_by")),
                             updated_at=content.get("updated_at") or now))
         return
@@ -1014,8 +1084,9 @@ def _insert_content(db, app: m.AppInstance, content: dict | None, uid, counts, n
         return
     if app.kind == "blog":
         for p in content["posts"]:
+            html = p.get("body_html") or render_markdown(p["body"])
             post = m.BlogPost(app_id=app.id, author_id=uid(p["author"]), title=p["title"],
-                              body=p["body"], body_html=render_markdown(p["body"]),
+                              body=p["body"], body_html=html,
                               hidden=p["hidden"], created_at=p["created_at"] or now,
                               updated_at=p["updated_at"] or p["created_at"] or now)
             db.add(post)
@@ -1023,7 +1094,8 @@ def _insert_content(db, app: m.AppInstance, content: dict | None, uid, counts, n
             counts["posts"] += 1
             for c in p["comments"]:
                 db.add(m.Comment(post_id=post.id, author_id=uid(c["author"]), body=c["body"],
-                                 body_html=render_markdown(c["body"]), hidden=c["hidden"],
+                                 body_html=c.get("body_html") or render_markdown(c["body"]),
+                                 hidden=c["hidden"],
                                  created_at=c["created_at"] or now))
     elif app.kind == "forum":
         for t in content["threads"]:
@@ -1038,7 +1110,7 @@ def _insert_content(db, app: m.AppInstance, content: dict | None, uid, counts, n
             for r in t["replies"]:
                 reply = m.ForumReply(
                     thread_id=thread.id, author_id=uid(r["author"]), body=r["body"],
-                    body_html=render_markdown(r["body"]),
+                    body_html=r.get("body_html") or render_markdown(r["body"]),
                     quote_id=new_ids.get(r["quote"]) if r["quote"] is not None else None,
                     hidden=r["hidden"], created_at=r["created_at"] or now,
                     updated_at=r["updated_at"] or r["created_at"] or now,
@@ -1098,6 +1170,129 @@ def _insert_content(db, app: m.AppInstance, content: dict | None, uid, counts, n
                 counts["photos"] += 1
 
 
+# --------------------------------------------------------------------------- new spaces
+
+
+def create_space(db, owner_id: int, slug: str, title: str, description: str) -> m.Space:
+    """A new space row with its owner as teacher administrator (not committed)."""
+    space = m.Space(slug=slug, title=title, description=description, created_by_id=owner_id)
+    db.add(space)
+    db.flush()
+    db.add(m.Membership(space_id=space.id, user_id=owner_id, role=rights.TA))
+    return space
+
+
+def user_ids(db, names) -> dict[str, int]:
+    """{username: id} of the `names` that have an account here."""
+    names, found = sorted(names), {}
+    for i in range(0, len(names), 500):
+        found.update(db.execute(
+            select(m.User.name, m.User.id).where(m.User.name.in_(names[i:i + 500]))
+        ).all())
+    return found
+
+
+def commit_new_space(ctx, db, slug: str, page_notebooks: dict | None = None) -> None:
+    """Commit the new space, then write its page notebooks into the shared volume.
+
+    page_notebooks: {(section, page slug): portable notebook} to start pages from
+    (their own cells kept); other pages get a fresh notebook. Wakes no long-poll: nobody
+    watches a space that did not exist.
+    """
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        if db.scalar(select(m.Space.id).where(m.Space.slug == slug)):
+            raise APIError(409, f"A space called {slug} already exists.") from None
+        raise APIError(400, "The space could not be created: two of its items clash.") \
+            from None
+    space = db.scalar(select(m.Space).where(m.Space.slug == slug))
+    pages = list(db.scalars(select(m.Page).where(m.Page.space_id == space.id)))
+    for page in pages:
+        nb = (page_notebooks or {}).get((page.section, page.slug))
+        if nb is not None:
+            start_notebook(ctx, db, page, nb)
+    notebooks.write_pages(ctx, db, pages)
+
+
+def start_notebook(ctx, db, page: m.Page, nb) -> None:
+    """Put a page's notebook from an archive or a template in place, re-pointed at the
+    page's applications; `notebooks.write_page` then secures and publishes it."""
+    path = notebooks.page_path(ctx, page.space.slug, page.section, page.slug)
+    if path is None:
+        return
+    try:
+        nb = nbpages.sync_notebook(nb, notebooks.page_record(db, page))
+        notebooks.write_text_atomic(path, nbpages.writes(nb))
+    except (OSError, ValueError) as e:  # the page still gets a fresh notebook
+        log.error("Could not write the notebook of page %s (%s): %s", page.id, path, e)
+
+
+def render_plan(plan: dict) -> None:
+    """Render the plan's Markdown and clean its HTML ahead of the insert, so the write
+    transaction (SQLite's one writer at a time) holds for the inserts alone."""
+    for page in plan["pages"]:
+        for app in page["apps"]:
+            content = app["content"]
+            if content is None:
+                continue
+            if app["kind"] == "blog":
+                for post in content["posts"]:
+                    post["body_html"] = render_markdown(post["body"])
+                    for comment in post["comments"]:
+                        comment["body_html"] = render_markdown(comment["body"])
+            elif app["kind"] == "forum":
+                for thread in content["threads"]:
+                    for reply in thread["replies"]:
+                        reply["body_html"] = render_markdown(reply["body"])
+            elif app["kind"] == "web_content":
+                content["clean_html"] = clean_html(content.get("html", ""))
+
+
+def import_space(ctx, plan: dict, owner_id: int, actor_id: int | None, slug: str,
+                 title: str) -> tuple[int, dict, dict[str, int]]:
+    """Create the imported space from a checked plan whose files are stored, on a session
+    of its own (blocking: run it in a worker thread). (space id, counts, matched authors).
+
+    The rights were checked by the handler; the slug is checked again by the database.
+    """
+    render_plan(plan)
+    with ctx.sessions() as db:
+        try:
+            users = user_ids(db, plan["names"]) if plan["signed"] else {}
+            space = create_space(db, owner_id, slug, title or plan["title"],
+                                 plan["description"])
+            counts = insert_space(db, plan, space, users)
+            db.add(m.ActivityEvent(  # as APIHandler.record, for the caller
+                space_id=space.id, actor_id=actor_id, verb="space.import", section="home",
+                page_id=None, object_type=m.Space.__tablename__, object_id=space.id,
+                summary=f"{space.title} (imported)"[:300],
+            ))
+            space_id = space.id
+            commit_new_space(ctx, db, slug, plan["notebooks"])
+        except BaseException:
+            db.rollback()
+            raise
+    return space_id, counts, users
+
+
+def spool(chunks: list[bytes]):
+    """An upload's chunks in an anonymous temporary file, read from its start (blocking).
+
+    Each write lets go of the GIL; joining a few hundred megabytes in memory would not.
+    """
+    handle = tempfile.TemporaryFile(prefix="twinspace-import-")
+    try:
+        for chunk in chunks:
+            handle.write(chunk)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
 # --------------------------------------------------------------------------- handlers
 
 
@@ -1142,19 +1337,7 @@ class TransferBase(APIHandler):
         return user
 
     def create_space(self, user: m.User, slug: str, title: str, description: str) -> m.Space:
-        space = m.Space(slug=slug, title=title, description=description, created_by_id=user.id)
-        self.db.add(space)
-        self.db.flush()
-        self.db.add(m.Membership(space_id=space.id, user_id=user.id, role=rights.TA))
-        return space
-
-    def user_ids(self, names) -> dict[str, int]:
-        names, found = sorted(names), {}
-        for i in range(0, len(names), 500):
-            found.update(self.db.execute(
-                select(m.User.name, m.User.id).where(m.User.name.in_(names[i:i + 500]))
-            ).all())
-        return found
+        return create_space(self.db, user.id, slug, title, description)
 
     def commit_new_space(self, slug: str, page_notebooks: dict | None = None) -> None:
         """Commit the new space, then write its page notebooks into the shared volume.
@@ -1162,33 +1345,7 @@ class TransferBase(APIHandler):
         page_notebooks: {(section, page slug): portable notebook} to start pages from
         (their own cells kept); other pages get a fresh notebook.
         """
-        try:
-            self.commit()
-        except IntegrityError:
-            self.db.rollback()
-            if self.db.scalar(select(m.Space.id).where(m.Space.slug == slug)):
-                raise APIError(409, f"A space called {slug} already exists.") from None
-            raise APIError(400, "The space could not be created: two of its items clash.") \
-                from None
-        space = self.db.scalar(select(m.Space).where(m.Space.slug == slug))
-        pages = list(self.db.scalars(select(m.Page).where(m.Page.space_id == space.id)))
-        for page in pages:
-            nb = (page_notebooks or {}).get((page.section, page.slug))
-            if nb is not None:
-                self.start_notebook(page, nb)
-        notebooks.write_pages(self.ctx, self.db, pages)
-
-    def start_notebook(self, page: m.Page, nb) -> None:
-        """Put a page's notebook from an archive or a template in place, re-pointed at the
-        page's applications; `notebooks.write_page` then secures and publishes it."""
-        path = notebooks.page_path(self.ctx, page.space.slug, page.section, page.slug)
-        if path is None:
-            return
-        try:
-            nb = nbpages.sync_notebook(nb, notebooks.page_record(self.db, page))
-            notebooks.write_text_atomic(path, nbpages.writes(nb))
-        except (OSError, ValueError) as e:  # the page still gets a fresh notebook
-            log.error("Could not write the notebook of page %s (%s): %s", page.id, path, e)
+        commit_new_space(self.ctx, self.db, slug, page_notebooks)
 
 
 class ExportHandler(TransferBase):
@@ -1199,15 +1356,17 @@ class ExportHandler(TransferBase):
         space = self.load_space(slug)
         if not self.hub_side:
             self.require(space, "administer", "home")
-        manifest, keys = build_manifest(self.db, space, self.ctx.files)
-        slug = space.slug
+        slug, space_id = space.slug, space.id
         self.db.rollback()
         files = self.ctx.files
         key = signing_key(files.root.parent)
-        loop = asyncio.get_running_loop()
         try:
-            path = await loop.run_in_executor(None, write_archive, manifest, keys, files, key,
-                                              self.ctx.spaces_dir)
+            # Reading the space (one snapshot, its own session) and writing the ZIP both
+            # happen in worker threads: the other members' requests go on meanwhile.
+            manifest, keys = await self.in_thread(read_space_manifest, self.ctx.sessions,
+                                                  space_id, files)
+            path = await in_bulk_thread(write_archive, manifest, keys, files, key,
+                                        self.ctx.spaces_dir)
         except FileNotFoundError:
             raise APIError(409, "A file was deleted while the export was made; try again.") \
                 from None
@@ -1218,7 +1377,7 @@ class ExportHandler(TransferBase):
             self.set_header("Cache-Control", "no-store")
             self.set_header("X-Content-Type-Options", "nosniff")
             with open(path, "rb") as handle:
-                while chunk := handle.read(CHUNK):
+                while chunk := handle.read(SEND_CHUNK):
                     self.write(chunk)
                     await self.flush()
             self.finish()
@@ -1230,6 +1389,13 @@ class ExportHandler(TransferBase):
 
 
 class ImportHandler(UploadHandler, TransferBase):
+    async def upload_file(self):
+        """The upload (refusals raised) as a temporary file, written in a worker thread."""
+        chunks = self.take_chunks()
+        if not chunks:
+            raise APIError(400, "The upload is empty.")
+        return await in_bulk_thread(spool, chunks)
+
     def check_upload(self) -> None:
         self.importing_teacher()
         slug, _ = self.new_space_fields(self.get_argument("slug", ""),
@@ -1249,30 +1415,29 @@ class ImportHandler(UploadHandler, TransferBase):
                                             self.get_argument("title", None), "x")
         wanted_title = (self.get_argument("title", "") or "").strip()
         self.require_free(slug)
-        data = self.upload_bytes
+        owner_id = user.id
+        actor_id = self.identity.user.id if self.identity.user is not None else None
+        body = await self.upload_file()
         self.db.rollback()
         files = self.ctx.files
-        loop = asyncio.get_running_loop()
         key = signing_key(files.root.parent)
         written: list[str] = []
         try:
-            plan = await loop.run_in_executor(None, read_export, data, self.ctx.upload_limit, key)
-            await loop.run_in_executor(None, store_files, plan, files, written)
-            users = self.user_ids(plan["names"]) if plan["signed"] else {}
-            space = self.create_space(user, slug, wanted_title or plan["title"],
-                                      plan["description"])
-            counts = insert_space(self.db, plan, space, users)
-            self.record(space, "space.import", "home", obj=space,
-                        summary=f"{space.title} (imported)")
-            self.commit_new_space(slug, plan["notebooks"])
+            # Reading, checking and storing the archive, then creating the space (its own
+            # session, one short write transaction) all run in a worker thread.
+            plan = await in_bulk_thread(read_export, body, self.ctx.upload_limit, key)
+            await in_bulk_thread(store_files, plan, files, written)
+            space_id, counts, users = await self.in_thread(
+                import_space, self.ctx, plan, owner_id, actor_id, slug, wanted_title)
         except Invalid as e:
-            self.db.rollback()
             self.delete_blobs(written)
             raise APIError(400, str(e)) from None
         except BaseException:
-            self.db.rollback()
             self.delete_blobs(written)
             raise
+        finally:
+            body.close()
+        space = self.load(m.Space, space_id, "space")
         unmatched = sorted(plan["names"] - users.keys())
         self.write_json({**space_json(space, rights.TA), "imported": counts,
                          "authors_matched": plan["signed"], "unmatched_authors": unmatched}, 201)

@@ -260,7 +260,7 @@ class WikiRevisionsHandler(WikiBase):
         wiki, _app, page, _space = self.wiki_context(wiki_id)
         self.require_page(page)
         limit = self.int_arg("limit", 50, low=1, high=100)
-        before = self.int_arg("before", high=2**31)
+        before = self.int_arg("before")
         query = select(m.WikiRevision).where(m.WikiRevision.wiki_id == wiki.id)
         if before is not None:
             query = query.where(m.WikiRevision.number < before)

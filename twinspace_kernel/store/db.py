@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,12 +30,31 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+
+
+def is_local_server(url: str) -> bool:
+    """Whether the database server at `url` runs on this machine (TCP loopback or a
+    Unix socket)."""
+    parsed = make_url(url)
+    host = parsed.host or parsed.query.get("host") or ""
+    if isinstance(host, tuple):
+        host = host[0]
+    return host in LOCAL_HOSTS or host.startswith("/")
+
+
 def new_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+        # The ping is one more round trip on every checkout, i.e. every request. A server
+        # across a network drops idle connections (firewalls, failovers): ping those. A
+        # local one only does when restarted, and then one request fails, as it would
+        # mid-transaction anyway.
+        ping = not is_local_server(url)
+        engine = create_engine(url, pool_pre_ping=ping, pool_size=10, max_overflow=20,
+                               **kwargs)
     return engine
 
 
