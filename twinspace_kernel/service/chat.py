@@ -31,9 +31,13 @@ class ChatBase(APIHandler):
 
     def present(self, room: m.ChatRoom) -> list[dict]:
         """Members whose presence in `room` is fresher than ctx.presence_seconds."""
+        return self.presence(room)[0]
+
+    def presence(self, room: m.ChatRoom) -> tuple[list[dict], float | None]:
+        """(who is in `room`, seconds until the first of them stops counting as there)."""
         since = utcnow() - dt.timedelta(seconds=self.ctx.presence_seconds)
         rows = self.db.execute(
-            select(m.User, m.Membership.role)
+            select(m.User, m.Membership.role, m.ChatPresence.last_seen)
             .join(m.ChatPresence, m.ChatPresence.user_id == m.User.id)
             .join(
                 m.Membership,
@@ -41,20 +45,10 @@ class ChatBase(APIHandler):
             )
             .where(m.ChatPresence.room_id == room.id, m.ChatPresence.last_seen > since)
             .order_by(m.User.display_name, m.User.id)
-        )
-        return [{**self.user_brief(user), "role": role} for user, role in rows]
-
-    def next_departure(self, room_id: int) -> float | None:
-        """Seconds until the first member now in the room stops counting as there, if any."""
-        since = utcnow() - dt.timedelta(seconds=self.ctx.presence_seconds)
-        oldest = self.db.scalar(
-            select(func.min(m.ChatPresence.last_seen)).where(
-                m.ChatPresence.room_id == room_id, m.ChatPresence.last_seen > since
-            )
-        )
-        if oldest is None:
-            return None
-        return (as_utc(oldest) - since).total_seconds()
+        ).all()
+        present = [{**self.user_brief(user), "role": role} for user, role, _seen in rows]
+        oldest = min((as_utc(seen) for _u, _r, seen in rows), default=None)
+        return present, (oldest - since).total_seconds() if oldest is not None else None
 
     @staticmethod
     def teacher_present(present: list[dict]) -> bool:
@@ -224,10 +218,11 @@ class MessagesHandler(ChatBase):
         deadline = time.monotonic() + wait
         seen_present = None
         while True:
-            room = self.db.scalar(select(m.ChatRoom).where(m.ChatRoom.id == rid))
-            if room is None:
-                raise APIError(404, "No such chat room.")
-            present = self.present(room)
+            if seen_present is not None:  # after a wait: the room may have changed or gone
+                room = self.db.scalar(select(m.ChatRoom).where(m.ChatRoom.id == rid))
+                if room is None:
+                    raise APIError(404, "No such chat room.")
+            present, departure = self.presence(room)
             signature = [p["name"] for p in present]
             rows, more = self._messages(rid, after, before, limit, moderator)
             remaining = deadline - time.monotonic()
@@ -238,7 +233,6 @@ class MessagesHandler(ChatBase):
             seen_present = signature
             # Nobody announces a departure (a closed page just stops its heartbeats): wake
             # when the first presence runs out, so pupils learn the teacher has gone.
-            departure = self.next_departure(rid)
             if departure is not None:
                 remaining = min(remaining, max(departure, 0.05) + 0.05)
             # End the transaction so the next read sees a fresh snapshot (PostgreSQL)
