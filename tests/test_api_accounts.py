@@ -144,6 +144,19 @@ def test_a_link_works_once(site):
     assert not can_log_in(site, target.name, "another-password")
 
 
+def test_a_password_set_with_a_link_lifts_the_accounts_lock(site):
+    """Someone guessed at the account until it locked; its owner sets a new password with
+    a link and logs in at once."""
+    target = site.account("teacher")
+    hub, address = service_caller(site), unique("test-addr-")
+    while hub.post("auth/login", json={"username": target.name, "password": "guess",
+                                       "address": address}).status_code != 429:
+        pass
+    token = new_link(site, target.name)["token"]
+    site.anonymous.post(f"password-links/{token}", json={"password": PASSWORD}, expect=200)
+    assert can_log_in(site, target.name, PASSWORD)
+
+
 def test_an_expired_link_says_so(site, db_url):
     target = site.account("teacher")
     token = new_link(site, target.name)["token"]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Session
 from utils import ROLES, Caller, unique
+
+from twinspace_kernel.store import models as m
+from twinspace_kernel.store.db import new_engine
 
 
 @pytest.fixture
@@ -168,3 +172,23 @@ def test_failures_in_a_row_are_kept_until_a_success(hub_caller, teacher, db_url)
     assert changed == 1
     assert login(hub_caller, teacher, "wrong", unique("addr")).status_code == 403
     assert login(hub_caller, teacher, "correct horse", unique("addr")).status_code == 429
+
+
+def test_a_new_password_lifts_the_accounts_lock_not_the_addresss(hub_caller, world, db_url):
+    """A pupil locked out by wrong guesses gets a new password from the teacher and is in
+    at once; the guessing address keeps its count."""
+    ta = world.as_("teacher_admin")
+    (pupil,) = ta.ok("POST", f"spaces/{world.slug}/pupils", json={"names": ["Lou Kept"]})["items"]
+    guesser = unique("addr")
+    while login(hub_caller, pupil["name"], "wrong", guesser).status_code != 429:
+        pass
+    assert login(hub_caller, pupil["name"], pupil["password"], unique("addr")).status_code == 429
+    new = ta.ok("POST", f"spaces/{world.slug}/pupils/{pupil['name']}/password", json={})
+    r = login(hub_caller, pupil["name"], new["password"], unique("addr"))
+    assert r.status_code == 200, r.text
+    engine = new_engine(db_url)
+    try:
+        with Session(engine) as db:
+            assert db.get(m.LoginLock, f"addr:{guesser}").failures >= 5
+    finally:
+        engine.dispose()

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 
 from ..passwords import PasswordError, check_member_password, hash_password
 from ..store import models as m
+from .auth import lift_account_lock
 from .base import APIError, APIHandler, as_utc, utcnow
 from .invitations import token_hash
 from .mailer import mail_link
@@ -128,6 +129,7 @@ class PasswordLinkTokenHandler(APIHandler):
         self.db.execute(
             update(m.User).where(m.User.id == user.id).values(password_hash=password_hash)
         )
+        lift_account_lock(self.db, user.name)
         self.db.commit()
         self.write_json({"name": user.name, "password_set": True})
 

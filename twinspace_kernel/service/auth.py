@@ -7,7 +7,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,6 +133,20 @@ def settle_success(db: Session, account_key: str, address_key: str, now: dt.date
     db.commit()
 
 
+def account_lock_key(username: str) -> str:
+    """The throttle's key for an account."""
+    return f"user:{username}"[:100]
+
+
+def lift_account_lock(db: Session, username: str) -> None:
+    """A new password (a teacher's reset, a password link): the guesses counted against the
+    old one no longer matter, and the member must be able to log in with it at once. The
+    addresses' counts stay: whoever was guessing is still throttled. Committed with the
+    caller's change."""
+    db.execute(update(m.LoginLock).where(m.LoginLock.key == account_lock_key(username))
+               .values(failures=0, locked_until=None))
+
+
 def account_failures(db: Session, account_key: str) -> int:
     row = db.get(m.LoginLock, account_key, populate_existing=True)
     return row.failures if row is not None else 0
@@ -155,7 +169,7 @@ class LoginHandler(APIHandler):
         password = self.field(body, "password", max_len=1000, allow_empty=True)
         address = self.field(body, "address", default="unknown", max_len=64)
         policy: ThrottlePolicy = self.settings["throttle"]
-        account_key, address_key = f"user:{username}"[:100], f"addr:{address}"
+        account_key, address_key = account_lock_key(username), f"addr:{address}"
 
         wait = reserve_attempt(self.db, policy, account_key, address_key, utcnow())
         if wait > 0:

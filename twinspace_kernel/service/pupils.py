@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import rights
 from ..passwords import PasswordError, check_pupil_password, generate_pupil_password, hash_password
 from ..store import models as m
+from .auth import lift_account_lock
 from .base import APIError, APIHandler
 
 MAX_PUPILS = 500
@@ -265,6 +266,7 @@ class PupilPasswordHandler(APIHandler):
             except PasswordError as e:
                 raise APIError(400, str(e)) from None
         (pupil.password_hash,) = await hash_all([password])
+        lift_account_lock(self.db, pupil.name)  # locked out by guesses: in with the new one
         # Not in Latest activities: a password reset is nobody else's business.
         self.commit()
         self.write_json({"name": pupil.name, "password": password})
