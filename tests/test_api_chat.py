@@ -348,3 +348,51 @@ def test_presence_runs_out_without_heartbeats_and_wakes_the_waiting_pupil(world)
     # A heartbeat again (the page reopened): the pupil may write again.
     teacher.ok("POST", f"rooms/{room}/presence")
     pupil.post(f"rooms/{room}/messages", json={"body": "welcome back"}, expect=201)
+
+
+def test_listeners_woken_together_each_get_their_own_view(world):
+    """One message wakes every listener of the room; the answer read for one is shared
+    only with those who see it alike (a visitor sees a pupil's first name only)."""
+    room = general(world)["id"]
+    pupil = world.as_("pupil")
+    pupil_name = pupil.ok("GET", "me")["user"]["display_name"]
+    last_id = pupil.ok("GET", f"rooms/{room}/messages")["last_id"]
+    listeners = ["teacher_admin", "teacher", "pupil_admin", "visitor", "visitor", "teacher"]
+    answers: list[tuple[str, dict]] = []
+
+    def listen(role):
+        answer = world.as_(role).ok("GET", f"rooms/{room}/messages",
+                                    params={"after": last_id, "wait": 10})
+        answers.append((role, answer))
+
+    threads = [threading.Thread(target=listen, args=(role,)) for role in listeners]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # let the polls reach their wait (answers are right either way)
+    pupil.ok("POST", f"rooms/{room}/messages", json={"body": "hello all"})
+    for thread in threads:
+        thread.join(15)
+    assert sorted(role for role, _ in answers) == sorted(listeners)
+    for role, answer in answers:
+        assert [item["body"] for item in answer["items"]] == ["hello all"], role
+        shown = answer["items"][0]["author"]["display_name"]
+        assert shown == (pupil_name.split()[0] if role == "visitor" else pupil_name), role
+        assert answer["last_id"] == answer["items"][0]["id"]
+
+
+def test_notifier_shares_one_read_per_notification():
+    from twinspace_kernel.service.notify import Notifier
+
+    notifier, reads = Notifier(), []
+
+    def read():
+        reads.append(1)
+        return len(reads)
+
+    assert notifier.shared("room:1", "q", read) == 1
+    assert notifier.shared("room:1", "q", read) == 1  # the same wake: the same answer
+    assert notifier.shared("room:1", "other", read) == 2  # another question: its own read
+    notifier.notify("room:1")
+    assert notifier.shared("room:1", "q", read) == 3  # a new wake: read again
+    notifier.notify("room:2")
+    assert notifier.shared("room:1", "q", read) == 3  # another key's wake changes nothing

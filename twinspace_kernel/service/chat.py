@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,18 @@ ROOM_CONTEXT = with_role(
     .join(m.Space, m.Space.id == m.ChatRoom.space_id)
     .where(m.ChatRoom.id == bindparam("id"))
 )
+
+
+@dataclass
+class RoomState:
+    """A room as one reader sees it at one moment (shared by the listeners one message
+    woke: plain data, no database objects)."""
+
+    supervised: bool
+    present: list[dict]
+    departure: float | None  # seconds until the first one present stops counting
+    items: list[dict]
+    more: bool
 
 
 class ChatBase(APIHandler):
@@ -55,10 +68,10 @@ class ChatBase(APIHandler):
         # Supervision (F29) is about who is in the room: teachers supervise.
         return any(p["role"] in rights.TEACHER_ROLES for p in present)
 
-    def supervised_block(self, room: m.ChatRoom, role: str, present: list[dict]) -> bool:
+    def supervised_block(self, supervised: bool, role: str, present: list[dict]) -> bool:
         """True when the supervised-room rule keeps `role` from writing now."""
         return rights.supervised_chat_blocks(
-            role, supervised=room.supervised, present_roles=[p["role"] for p in present]
+            role, supervised=supervised, present_roles=[p["role"] for p in present]
         )
 
     @property
@@ -216,51 +229,68 @@ class MessagesHandler(ChatBase):
         wait = self.float_arg("wait", 0, high=self.ctx.long_poll_max)
         moderator = self.may(space, "moderate", SECTION, role=role)
         deadline = time.monotonic() + wait
+        key = f"room:{rid}"
         seen_present = None
+        state = self.read_room(room, after, before, limit, moderator)
         while True:
-            if seen_present is not None:  # after a wait: the room may have changed or gone
-                room = self.db.scalar(select(m.ChatRoom).where(m.ChatRoom.id == rid))
-                if room is None:
-                    raise APIError(404, "No such chat room.")
-            present, departure = self.presence(room)
-            signature = [p["name"] for p in present]
-            rows, more = self._messages(rid, after, before, limit, moderator)
+            signature = [p["name"] for p in state.present]
             remaining = deadline - time.monotonic()
-            if after is None or rows or remaining <= 0:
+            if after is None or state.items or remaining <= 0:
                 break
             if seen_present is not None and signature != seen_present:
                 break  # someone came in or left: tell the waiting member
             seen_present = signature
             # Nobody announces a departure (a closed page just stops its heartbeats): wake
             # when the first presence runs out, so pupils learn the teacher has gone.
-            if departure is not None:
-                remaining = min(remaining, max(departure, 0.05) + 0.05)
+            if state.departure is not None:
+                remaining = min(remaining, max(state.departure, 0.05) + 0.05)
             # End the transaction so the next read sees a fresh snapshot (PostgreSQL)
             # and the connection goes back to the pool while we wait.
             self.db.rollback()
-            await self.ctx.notifier.wait(f"room:{rid}", remaining)
+            notified = await self.ctx.notifier.wait(key, remaining)
             if self.request.connection.stream.closed():
                 return
+
+            def read_again():
+                # After a wait the room may have changed or gone.
+                again = self.db.scalar(select(m.ChatRoom).where(m.ChatRoom.id == rid))
+                return again and self.read_room(again, after, before, limit, moderator)
+
+            # Every listener of the room was woken by the same message: one reads for all
+            # who would see the same answer. A timeout (a departure) reads afresh.
+            question = (after, limit, moderator, self.viewer_role())
+            state = (self.ctx.notifier.shared(key, question, read_again) if notified
+                     else read_again())
+            if state is None:
+                raise APIError(404, "No such chat room.")
         if after is not None:
-            last_id = rows[-1].id if rows else after
+            last_id = state.items[-1]["id"] if state.items else after
         else:
             newest = self.db.scalar(
                 select(func.max(m.ChatMessage.id)).where(m.ChatMessage.room_id == rid)
             )
             last_id = newest or 0
-        self.load_authors(msg.author_id for msg in rows)
         self.write_json(
             {
-                "items": [self.message_json(msg) for msg in rows],
-                "next": rows[0].id if more and after is None and rows else None,
+                "items": state.items,
+                "next": state.items[0]["id"] if state.more and after is None and state.items
+                else None,
                 "last_id": last_id,
-                "present": present,
-                "teacher_present": self.teacher_present(present),
-                "supervised": room.supervised,
+                "present": state.present,
+                "teacher_present": self.teacher_present(state.present),
+                "supervised": state.supervised,
                 "can_post": self.may(space, "chat", SECTION, role=role)
-                and not self.supervised_block(room, role, present),
+                and not self.supervised_block(state.supervised, role, state.present),
             }
         )
+
+    def read_room(self, room: m.ChatRoom, after, before, limit, moderator) -> RoomState:
+        """What a reader of `room` is answered: its messages (as JSON), who is there."""
+        present, departure = self.presence(room)
+        rows, more = self._messages(room.id, after, before, limit, moderator)
+        self.load_authors(msg.author_id for msg in rows)
+        return RoomState(room.supervised, present, departure,
+                         [self.message_json(msg) for msg in rows], more)
 
     def _messages(self, rid, after, before, limit, moderator):
         query = select(m.ChatMessage).where(m.ChatMessage.room_id == rid)
@@ -284,7 +314,7 @@ class MessagesHandler(ChatBase):
         # Posting is not being in the room (a teacher's script is not supervision). Who
         # is present only matters in a supervised room.
         present = self.present(room) if room.supervised else []
-        if self.supervised_block(room, role, present):
+        if self.supervised_block(room.supervised, role, present):
             raise APIError(403, SUPERVISED)
         # A Core insert: the ORM's unit of work cost more than the rest of the request.
         values = {"room_id": room.id, "author_id": self.me.id, "body": body, "hidden": False,
