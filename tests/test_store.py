@@ -153,3 +153,23 @@ def test_feeds_page_through_an_index(tmp_path, query, index):
         )
     assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_reading_sessions_skip_transactions_on_postgresql_only(url):
+    """GET requests read without BEGIN/ROLLBACK on PostgreSQL; SQLite keeps one factory."""
+    from twinspace_kernel.store import reading_sessions
+
+    sessions = new_session_factory(url)
+    reading = reading_sessions(sessions)
+    if url.startswith("sqlite"):
+        assert reading is None
+        return
+    with reading() as db, sessions() as writer:
+        assert db.connection().connection.dbapi_connection.autocommit is True
+        space = m.Space(slug="read-now", title="T")
+        writer.add(space)
+        writer.commit()
+        # A reader sees what was committed since its last statement (as READ COMMITTED does).
+        assert db.scalar(select(m.Space.title).where(m.Space.slug == "read-now")) == "T"
+    with sessions() as db:  # the writers' pool connections are not left in autocommit
+        assert db.connection().connection.dbapi_connection.autocommit is False

@@ -15,7 +15,7 @@ from tornado import httpserver, web
 from traitlets import Bool, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application
 
-from ..store import new_session_factory, sqlite_url
+from ..store import new_session_factory, reading_sessions, sqlite_url
 from . import public, recovery, volume_acl
 from .auth import ThrottlePolicy
 from .base import APIError, APIHandler, ServiceContext
@@ -363,8 +363,10 @@ class TwinSpaceService(Application):
         limit = int(self.upload_limit_mb * 1024 * 1024)
         spaces = Path(self.spaces_dir)
         spaces.mkdir(parents=True, exist_ok=True)
+        sessions = new_session_factory(self.db_url)
         return ServiceContext(
-            sessions=new_session_factory(self.db_url),
+            sessions=sessions,
+            reading_sessions=reading_sessions(sessions),
             files=FileStore(data / "files", max_bytes=limit),
             notifier=Notifier(),
             upload_limit=limit,

@@ -102,6 +102,8 @@ class ServiceContext:
 
     sessions: sessionmaker[Session]
     files: FileStore
+    # For GET and HEAD requests, when the database gains from it (store.db.reading_sessions).
+    reading_sessions: sessionmaker[Session] | None = None
     notifier: Notifier = field(default_factory=Notifier)
     upload_limit: int = 20 * 1024 * 1024
     invitation_days: int = 14
@@ -246,7 +248,8 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
     @property
     def db(self) -> Session:
         if self._db is None:
-            self._db = self.ctx.sessions()
+            reading = self.request.method in ("GET", "HEAD") and self.ctx.reading_sessions
+            self._db = (self.ctx.reading_sessions if reading else self.ctx.sessions)()
         return self._db
 
     def on_finish(self) -> None:

@@ -1,5 +1,5 @@
 """The TwinSpace store: SQLAlchemy models, the session factory and migrations."""
 
-from .db import new_session_factory, sqlite_url, upgrade
+from .db import new_session_factory, reading_sessions, sqlite_url, upgrade
 
-__all__ = ["new_session_factory", "sqlite_url", "upgrade"]
+__all__ = ["new_session_factory", "reading_sessions", "sqlite_url", "upgrade"]
