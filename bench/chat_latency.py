@@ -64,48 +64,7 @@ def summary(name: str, values: list[float]) -> str:
             f"p95={percentile(ms, 95):7.1f} ms  max={ms[-1] if ms else math.nan:7.1f} ms")
 
 
-def measure(api_base: str, sender_token: str, receiver_token: str, room: int, n: int,
-            wait: float, timeout: float) -> tuple[list[float], list[float], int]:
-    sender = TwinSpaceClient(api_base, sender_token)
-    receiver = TwinSpaceClient(api_base, receiver_token)
-    last_id = receiver.get(f"rooms/{room}/messages", limit=1)["last_id"]
-    received: dict[str, float] = {}
-    arrived = threading.Condition()
-    errors = []
-
-    def on_data(_loop: LiveLoop, answer: dict) -> None:
-        now = time.perf_counter()
-        with arrived:
-            for msg in answer.get("items", []):
-                received.setdefault(msg["body"], now)
-            arrived.notify_all()
-
-    def on_error(_loop: LiveLoop, error: BaseException, _delay: float) -> None:
-        errors.append(error)
-
-    loop = LiveLoop(receiver, f"rooms/{room}/messages", after=last_id, on_data=on_data,
-                    on_error=on_error, wait=wait).start()
-    latencies: list[float] = []
-    posts: list[float] = []
-    try:
-        time.sleep(0.3)  # the receiver's first long-poll is waiting
-        for i in range(-WARMUP, n):
-            body = f"bench message {i}"
-            t0 = time.perf_counter()
-            sender.post(f"rooms/{room}/messages", {"body": body})
-            t1 = time.perf_counter()
-            with arrived:
-                if not arrived.wait_for(lambda b=body: b in received, timeout=timeout):
-                    raise SystemExit(f"message {i} not received within {timeout}s")
-            if i >= 0:
-                latencies.append(received[body] - t0)
-                posts.append(t1 - t0)
-    finally:
-        loop.stop()
-    return latencies, posts, len(errors)
-
-
-def measure_many(site: Site, spaces: int, listeners: int, n: int, wait: float,
+def measure(site: Site, spaces: int, listeners: int, n: int, wait: float,
                  timeout: float) -> tuple[list[float], list[float], int]:
     """`listeners` pupils across `spaces` spaces, each listening with its own LiveLoop; the
     spaces' teachers send at once. Latencies of every (message, listener)."""
@@ -204,16 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         hub.start()
         hub.wait_for_service()
         site = Site(hub)
-        if args.listeners > 1 or args.spaces > 1:
-            latencies, posts, errors = measure_many(site, args.spaces, args.listeners,
-                                                    args.n, args.wait, args.timeout)
-        else:
-            world = site.space()
-            teacher, pupil = world.as_("teacher"), world.as_("pupil")
-            room = teacher.ok("GET", f"spaces/{world.slug}/rooms")["items"][0]["id"]
-            latencies, posts, errors = measure(
-                site.api_base, teacher.token, pupil.token, room, args.n, args.wait,
-                args.timeout)
+        latencies, posts, errors = measure(site, args.spaces, max(args.listeners, 1),
+                                           args.n, args.wait, args.timeout)
     finally:
         hub.stop()
         if drop is not None:

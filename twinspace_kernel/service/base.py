@@ -86,6 +86,31 @@ def _membership_flushed(session: Session, _context) -> None:
         _new_epoch(session)
 
 
+def activity_event(space_id: int, actor_id: int | None, verb: str, section: str, *,
+                   page: m.Page | None = None, obj: Any = None,
+                   summary: str = "") -> m.ActivityEvent:
+    """A line of Latest activities about `obj` (APIHandler.record, and work done in a
+    thread with a session of its own)."""
+    return m.ActivityEvent(
+        space_id=space_id,
+        actor_id=actor_id,
+        verb=verb,
+        section=section,
+        page_id=page.id if page else None,
+        object_type=type(obj).__tablename__ if obj is not None else "",
+        object_id=getattr(obj, "id", None),
+        summary=summary[:300],
+    )
+
+
+def as_id(value: int | str) -> int | None:
+    """`value` as a row id, or None when it is not a whole number."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class APIError(web.HTTPError):
     """An error for the client: `message` is shown to people, `extra` joins the JSON."""
 
@@ -259,10 +284,7 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
 
     def load(self, model: type, object_id: int | str, what: str | None = None):
         """Fetch a row by primary key or answer 404 naming what was missing."""
-        try:
-            key = int(object_id)
-        except (TypeError, ValueError):
-            key = None
+        key = as_id(object_id)
         obj = self.db.get(model, key) if key is not None else None
         if obj is None:
             raise APIError(404, f"No such {what or model.__tablename__.rstrip('s')}.")
@@ -272,10 +294,7 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         """The row of `statement` (made by with_role, bound by :id) for `object_id`, without
         its role column, or 404 naming what was missing. The caller's role in the row's
         space is kept for role_in: one query instead of one per object and one more."""
-        try:
-            key = int(object_id)
-        except (TypeError, ValueError):
-            key = None
+        key = as_id(object_id)
         user = self.identity.user
         row = None
         if key is not None:
@@ -434,16 +453,8 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         teacher by the `twinspace` command); by default the caller.
         """
         actor = actor or self.identity.user
-        event = m.ActivityEvent(
-            space_id=space.id,
-            actor_id=actor.id if actor else None,
-            verb=verb,
-            section=section,
-            page_id=page.id if page else None,
-            object_type=type(obj).__tablename__ if obj is not None else "",
-            object_id=getattr(obj, "id", None),
-            summary=summary[:300],
-        )
+        event = activity_event(space.id, actor.id if actor else None, verb, section,
+                               page=page, obj=obj, summary=summary)
         self.db.add(event)
         return event
 
@@ -555,21 +566,25 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         Returns (rows, next_cursor). Keyset pagination keeps every page as cheap
         as the first, however long the feed grows (FEATURES F15).
         """
-        limit = self.int_arg("limit", 50, low=1, high=MAX_PAGE)
-        before = self.int_arg("before")
-        after = self.int_arg("after")
+        limit, before, after = self.page_bounds()
         if before is not None:
             query = query.where(id_column < before)
         if after is not None:
             query = query.where(id_column > after)
         order = id_column.desc() if newest_first and after is None else id_column.asc()
-        rows = list(self.db.scalars(query.order_by(order).limit(limit + 1)))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        cursor = None
-        if more and rows:
-            cursor = rows[-1].id
-        return rows, cursor
+        return self.page_of(list(self.db.scalars(query.order_by(order).limit(limit + 1))),
+                            limit)
+
+    def page_bounds(self) -> tuple[int, int | None, int | None]:
+        """A keyset page's ?limit= (1 to MAX_PAGE, 50 by default), ?before= and ?after=."""
+        return (self.int_arg("limit", 50, low=1, high=MAX_PAGE), self.int_arg("before"),
+                self.int_arg("after"))
+
+    @staticmethod
+    def page_of(rows: list, limit: int) -> tuple[list, int | None]:
+        """The page in `rows` (read with `limit` + 1) and the cursor to the next one."""
+        page = rows[:limit]
+        return page, page[-1].id if len(rows) > limit and page else None
 
     # --- output -----------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, func, select
 
 from .. import rights
 from ..store import models as m
-from .base import MAX_PAGE, APIError, APIHandler, utcnow
+from .base import APIError, APIHandler, utcnow
 from .sanitize import plain_text, render_markdown
 
 TITLE_MAX = 200
@@ -133,9 +133,7 @@ class PostsHandler(BlogHandler):
         app, page, space = self.app_context(app_id, "blog")
         role = self.require_page(page)
         moderator = self.may(space, "moderate", page.section, role=role)
-        limit = self.int_arg("limit", 50, low=1, high=MAX_PAGE)
-        before = self.int_arg("before")
-        after = self.int_arg("after")
+        limit, before, after = self.page_bounds()
         params = {"app_id": app.id, "limit": limit + 1}
         if before is not None:
             params["before"] = before
@@ -143,9 +141,8 @@ class PostsHandler(BlogHandler):
             params["after"] = after
         statement = posts_page_statement(moderator, before is not None, after is not None)
         # Rows, not ORM objects: a read-only list needs no identity map or unit of work.
-        posts = list(self.db.connection().execute(statement, params))
-        cursor = posts[limit - 1].id if len(posts) > limit else None
-        posts = posts[:limit]
+        posts, cursor = self.page_of(list(self.db.connection().execute(statement, params)),
+                                     limit)
         self.load_authors(p.author_id for p in posts)
         items = [
             self.post_json(p, space, page.section, role, p.comment_count) for p in posts

@@ -37,7 +37,7 @@ KINDS = {str: "string", int: "integer", bool: "boolean", float: "number", list: 
 # Errors the base class's helpers answer, by helper (they say why in the Error body).
 HELPER_ERRORS = {
     "json_body": {400}, "field": {400}, "int_arg": {400}, "float_arg": {400},
-    "keyset": {400}, "get_argument": {400}, "upload_filename": {400},
+    "keyset": {400}, "page_bounds": {400}, "get_argument": {400}, "upload_filename": {400},
     "upload_bytes": {400, 413}, "take_chunks": {413}, "load": {404},
     "load_with_role": {404}, "load_space": {404}, "load_user": {404},
     "app_context": {404}, "require": {401, 403, 404}, "require_page": {401, 403, 404},
@@ -341,7 +341,7 @@ class Reader:
             facts.query.setdefault(arg, {"name": arg, "in": "query",
                                          "required": len(args) < 2 and "default" not in kwargs,
                                          "schema": {"type": "string"}})
-        elif name == "keyset":
+        elif name in ("keyset", "page_bounds"):
             for arg, schema in (("limit", {"minimum": 1, "maximum": MAX_PAGE}),
                                 ("before", {"minimum": 0, "maximum": MAX_ID}),
                                 ("after", {"minimum": 0, "maximum": MAX_ID})):

@@ -62,7 +62,7 @@ from .. import pages as nbpages
 from .. import rights
 from ..store import models as m
 from . import notebooks
-from .base import APIError, APIHandler, UploadHandler, as_utc, utcnow
+from .base import APIError, APIHandler, UploadHandler, activity_event, as_utc, utcnow
 from .calendar import EVENT_KINDS
 from .pages import APP_KINDS
 from .sanitize import clean_html, render_markdown
@@ -1264,11 +1264,8 @@ def import_space(ctx, plan: dict, owner_id: int, actor_id: int | None, slug: str
             space = create_space(db, owner_id, slug, title or plan["title"],
                                  plan["description"])
             counts = insert_space(db, plan, space, users)
-            db.add(m.ActivityEvent(  # as APIHandler.record, for the caller
-                space_id=space.id, actor_id=actor_id, verb="space.import", section="home",
-                page_id=None, object_type=m.Space.__tablename__, object_id=space.id,
-                summary=f"{space.title} (imported)"[:300],
-            ))
+            db.add(activity_event(space.id, actor_id, "space.import", "home", obj=space,
+                                  summary=f"{space.title} (imported)"))
             space_id = space.id
             commit_new_space(ctx, db, slug, plan["notebooks"])
         except BaseException:
@@ -1375,7 +1372,6 @@ class ExportHandler(TransferBase):
             self.set_header("Content-Disposition", f'attachment; filename="{slug}-export.zip"')
             self.set_header("Content-Length", os.path.getsize(path))
             self.set_header("Cache-Control", "no-store")
-            self.set_header("X-Content-Type-Options", "nosniff")
             with open(path, "rb") as handle:
                 while chunk := handle.read(SEND_CHUNK):
                     self.write(chunk)
