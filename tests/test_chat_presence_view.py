@@ -131,13 +131,15 @@ def test_a_closed_teachers_page_stops_supervising_within_seconds(world, browser)
 
 # --- button labels fit -----------------------------------------------------------------------
 
-CUT_BUTTONS = """() => [...document.querySelectorAll("button")]
+# Buttons, and the labels of check boxes (ipywidgets cuts both at a fixed width).
+CUT_LABELS = """() => [...document.querySelectorAll(
+        "button, .widget-checkbox label, .widget-checkbox label span")]
     .filter(b => b.offsetParent !== null && b.scrollWidth > b.clientWidth)
     .map(b => `${b.innerText.trim() || b.title}: ${b.scrollWidth} > ${b.clientWidth}`)"""
 
 
 def labels_fit(page, where: str) -> None:
-    assert page.evaluate(CUT_BUTTONS) == [], f"cut button labels {where}"
+    assert page.evaluate(CUT_LABELS) == [], f"cut labels {where}"
 
 
 def labelled(app, label: str):
@@ -149,6 +151,8 @@ def labelled(app, label: str):
 def test_button_labels_fit_at_1280_px_in_english_and_french(world, browser):
     page = browser_log_in(browser, world, world.founder, PASSWORD)
     url = world.view_url(world.founder, f"page/{world.page_id}")
+    [chat_page] = world.call("GET", f"spaces/{world.slug}/pages", world.teacher,
+                             params={"section": "chat"})["items"]
     for language in ("en", "fr"):
         tr = translations(language).gettext
         page.goto(url + f"?lang={language}")
@@ -172,4 +176,7 @@ def test_button_labels_fit_at_1280_px_in_english_and_french(world, browser):
         calendar.locator("button", has_text="River walk").click()
         labelled(calendar, tr("Delete event")).wait_for()
         labels_fit(page, f"in the apps' detail views ({language})")
+        page.goto(world.view_url(world.founder, f"page/{chat_page['id']}"))
+        page.locator(".twinspace-chat .widget-checkbox").wait_for()
+        labels_fit(page, f"on the chat page ({language})")
     page.context.close()

@@ -78,7 +78,8 @@ class Chat(LiveBanner, TwinSpaceApp):
                                       placeholder=_("Name of the new room"))
         self.room_supervised = widgets.Checkbox(
             description=_("Supervised: pupils write only while a teacher is here"),
-            indent=False,
+            # As wide as its label (the default width cuts it).
+            indent=False, layout=widgets.Layout(width="auto"),
         )
         self.create_button = widgets.Button(description=_("Create room"), icon="plus",
                                             tooltip=_("Open a new chat room"))
