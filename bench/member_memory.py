@@ -81,9 +81,30 @@ def memory_kib(pids: list[int]) -> tuple[int, int]:
 
 def measure(hub: TwinSpaceHub, name: str) -> dict:
     pid = server_pid(hub, name)
-    pids = [pid, *descendants(pid)]
-    rss, pss = memory_kib(pids)
-    return {"member": name, "processes": len(pids), "rss_mb": rss / 1024, "pss_mb": pss / 1024}
+    kernels = descendants(pid)
+    rss, pss = memory_kib([pid, *kernels])
+    server_rss, _server_pss = memory_kib([pid])
+    return {"member": name, "processes": 1 + len(kernels), "rss_mb": rss / 1024,
+            "pss_mb": pss / 1024, "server_rss_mb": server_rss / 1024,
+            "kernels_rss_mb": (rss - server_rss) / 1024}
+
+
+def move_around(view, rounds: int) -> None:
+    """Click through the section tabs `rounds` times, back to Home: pages shown in place."""
+    for _round in range(rounds):
+        for label in ("Project Activities", "Chat", "Home"):
+            before = view.evaluate("document.body.dataset.tsPage || ''")
+            view.locator("nav.ts-nav .ts-sections a", has_text=label).first.click()
+            view.wait_for_function("b => (document.body.dataset.tsPage || '') !== b",
+                                   arg=before, timeout=WAIT_MS)
+    view.wait_for_selector(".ts-shell-content .twinspace-members", timeout=WAIT_MS)
+
+
+def show_rows(rows: list[dict]) -> None:
+    for row in rows:
+        print(f"{row['member']:16} {row['processes']:3d} processes "
+              f"RSS {row['rss_mb']:7.1f} MB (server {row['server_rss_mb']:6.1f}, kernel "
+              f"{row['kernels_rss_mb']:6.1f})  PSS {row['pss_mb']:7.1f} MB", flush=True)
 
 
 def log_in(browser, hub: TwinSpaceHub, name: str, password: str):
@@ -100,6 +121,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=5,
                         help="members with the view open at the same time (5)")
+    parser.add_argument("--swaps", type=int, default=5,
+                        help="then rounds of the section tabs in every view, measured again (5)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
@@ -126,9 +149,15 @@ def main() -> int:
             time.sleep(SETTLE_SECONDS)
             members = [measure(hub, pupil["name"]) for pupil in pupils]
             bare = measure(hub, bare_pupil["name"])
-            for row in [*members, bare]:
-                print(f"{row['member']:16} {row['processes']:3d} processes "
-                      f"RSS {row['rss_mb']:7.1f} MB  PSS {row['pss_mb']:7.1f} MB", flush=True)
+            show_rows([*members, bare])
+            moved = []
+            if args.swaps:
+                for view in views:
+                    move_around(view, args.swaps)
+                time.sleep(SETTLE_SECONDS)
+                moved = [measure(hub, pupil["name"]) for pupil in pupils]
+                print(f"after {args.swaps} rounds of the section tabs, back on Home:")
+                show_rows(moved)
             browser.close()
 
     rss = [row["rss_mb"] for row in members]
@@ -139,6 +168,8 @@ def main() -> int:
         "pss_mb_median": statistics.median(pss), "pss_mb_sum": sum(pss),
         "bare_rss_mb": bare["rss_mb"], "bare_pss_mb": bare["pss_mb"],
         "ratio_rss": statistics.median(rss) / bare["rss_mb"],
+        "rss_mb_median_after_swaps": statistics.median(r["rss_mb"] for r in moved)
+        if moved else None,
     }
     print(f"\nmember view open (Home), isolate_users={ROOT}: {len(members)} members")
     print(f"RSS per member: median {summary['rss_mb_median']:.1f} MB, "
@@ -148,7 +179,8 @@ def main() -> int:
           f"all members together {summary['pss_mb_sum']:.1f} MB")
     if args.json:
         write_results(args.json, {
-            "isolate_users": ROOT, "raw": {"members": members, "bare": bare},
+            "isolate_users": ROOT, "swaps": args.swaps,
+            "raw": {"members": members, "bare": bare, "after_swaps": moved},
             "summary": summary,
         })
     return 0

@@ -9,6 +9,11 @@ Home. Then, in the pupil's own server, all in the same run:
 - cold: click a page's link in the navigation bar -> that page's navigation bar and all
   its application widgets visible; each page for the first time in this run;
 - nav: the same, moving again between pages already opened once (in-space navigation);
+  both are shown in place by the member view's shell (the same kernel);
+- sections: click the section tabs in turn (Home, Project Activities, Pupils' Corner, Chat:
+  the starter pages with all their applications, Home the heaviest), in place too;
+- load: each page's address typed in (a full Voila render: a new kernel, the page's cells
+  run by Voila), as when a member opens the view or reloads;
 - bare: open `/voila/render/bare.ipynb` (a notebook with one ipywidgets Button, in the
   pupil's home) -> the button visible; Voila's own server extension, same server, same
   kernel spec: the floor of any Voila page.
@@ -68,6 +73,22 @@ def activities(hub: TwinSpaceHub) -> list[dict]:
     return r.json()["items"]
 
 
+def first_pages(hub: TwinSpaceHub) -> dict[str, tuple[int, list[str]]]:
+    """Each section tab a pupil sees -> its first page's id and application kinds."""
+    founder = hub.auth_headers("benchfounder")
+    labels = {"home": "Home", "activities": "Project Activities",
+              "pupils_corner": "Pupils' Corner", "chat": "Chat"}
+    found = {}
+    for section, label in labels.items():
+        items = requests.get(f"{hub.api_base}spaces/bench/pages", headers=founder, timeout=30,
+                             params={"section": section}).json()["items"]
+        if items:
+            apps = requests.get(f"{hub.api_base}pages/{items[0]['id']}", headers=founder,
+                                timeout=30).json()["apps"]
+            found[label] = (items[0]["id"], [a["kind"] for a in apps])
+    return found
+
+
 def put_bare_notebook(hub: TwinSpaceHub, name: str) -> None:
     """A one-widget notebook in the pupil's home (their server's root), owned by them."""
     from twinspace_hub.spawner import system_username
@@ -94,13 +115,38 @@ def widgets_visible(page, kinds: list[str]) -> None:
         page.wait_for_selector(f".twinspace-{kind}", timeout=WAIT_MS)
 
 
+def page_shown(page, title: str, kinds: list[str]) -> None:
+    """Page `title` is on screen: its heading (the old page's is gone), its current link in
+    the navigation bar and one widget per application."""
+    page.wait_for_function(
+        "t => [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === t)"
+        " && document.querySelector('nav.ts-nav .ts-pages a[aria-current=page]')"
+        "?.textContent === t", arg=title, timeout=WAIT_MS)
+    widgets_visible(page, kinds)
+
+
 def open_by_click(page, title: str, kinds: list[str]) -> float:
     started = time.perf_counter()
     page.locator("nav.ts-nav .ts-pages a", has_text=title).first.click()
-    page.wait_for_function(
-        "t => document.querySelector('nav.ts-nav .ts-pages a[aria-current=page]')"
-        "?.textContent === t", arg=title, timeout=WAIT_MS)
-    widgets_visible(page, kinds)
+    page_shown(page, title, kinds)
+    return time.perf_counter() - started
+
+
+def open_by_address(page, url: str, title: str, kinds: list[str]) -> float:
+    started = time.perf_counter()
+    page.goto(url)
+    page_shown(page, title, kinds)
+    return time.perf_counter() - started
+
+
+def open_section(page, label: str, page_id: int, kinds: list[str]) -> float:
+    """Click a section's tab -> its first page shown in place with its applications."""
+    started = time.perf_counter()
+    page.locator("nav.ts-nav .ts-sections a", has_text=label).first.click()
+    page.wait_for_function("id => document.body.dataset.tsPage === String(id)",
+                           arg=page_id, timeout=WAIT_MS)
+    for kind in kinds:
+        page.wait_for_selector(f".ts-shell-content .twinspace-{kind}", timeout=WAIT_MS)
     return time.perf_counter() - started
 
 
@@ -132,7 +178,8 @@ def main() -> int:
         sys.exit("Debian's chromium is missing: run `make chromium` first")
     from playwright.sync_api import sync_playwright
 
-    results: dict[str, list[float]] = {"cold": [], "nav": [], "bare": []}
+    results: dict[str, list[float]] = {"cold": [], "nav": [], "sections": [], "load": [],
+                                       "bare": []}
     kernels_seen: list[int] = []
     with isolated_hub("bench-page-open-", missing=sys.exit) as hub:
         name, password = seed(hub, args.pages)
@@ -164,6 +211,19 @@ def main() -> int:
                     results["nav"].append(seconds)
                     kernels_seen.append(live_kernels(page, base))
                     print(f"nav  {item['title']:40} {seconds * 1000:7.0f} ms", flush=True)
+            sections = first_pages(hub)
+            for _round in range(args.rounds + 1):
+                for label, (page_id, section_kinds) in sections.items():
+                    seconds = open_section(page, label, page_id, section_kinds)
+                    results["sections"].append(seconds)
+                    kernels_seen.append(live_kernels(page, base))
+                    print(f"tab  {label:40} {seconds * 1000:7.0f} ms", flush=True)
+            for item in pages:
+                seconds = open_by_address(page, f"{base}twinspace/page/{item['id']}",
+                                          item["title"], kinds[item["id"]])
+                results["load"].append(seconds)
+                kernels_seen.append(live_kernels(page, base))
+                print(f"load {item['title']:40} {seconds * 1000:7.0f} ms", flush=True)
             for _i in range(len(pages)):
                 started = time.perf_counter()
                 page.goto(f"{base}voila/render/bare.ipynb")
@@ -175,12 +235,13 @@ def main() -> int:
     summary = {label: stats(values) for label, values in results.items()}
     print(f"\nclick -> widgets visible, isolate_users={ROOT}   (ms)")
     print(f"{'case':6} {'n':>4} {'p50':>8} {'p95':>8} {'min':>8} {'max':>8}")
-    for label in ("cold", "nav", "bare"):
+    for label in ("cold", "nav", "sections", "load", "bare"):
         s = summary[label]
         print(f"{label:6} {s['n']:4d} {s['p50'] * 1000:8.0f} {s['p95'] * 1000:8.0f} "
               f"{s['min'] * 1000:8.0f} {s['max'] * 1000:8.0f}")
-    ratios = {label: summary[label]["p50"] / summary["bare"]["p50"] for label in ("cold", "nav")}
-    print(f"ratio p50 / bare p50: cold {ratios['cold']:.2f}, nav {ratios['nav']:.2f}")
+    ratios = {label: summary[label]["p50"] / summary["bare"]["p50"]
+              for label in ("cold", "nav", "sections", "load")}
+    print("ratio p50 / bare p50: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     print(f"live kernels of the pupil's server after each page open: max {max(kernels_seen)}")
     if args.json:
         write_results(args.json, {

@@ -227,19 +227,49 @@ def test_a_pupil_browses_the_space(world, browser):
     assert nav.locator("a[aria-current=page]").all_inner_texts() == ["Home"]
     assert nav.locator(".ts-lang a[aria-current=true]").inner_text() == "English"
 
-    # A Project Activities page through the navigation: its own address, its content.
+    wait_for(lambda: len(live_kernels(page, world, pupil["name"])) == 1, "the view's kernel")
+    [kernel] = live_kernels(page, world, pupil["name"])
+
+    # A Project Activities page through the navigation: its own address, its content,
+    # shown in place by the view's shell (the same kernel, no new page load).
+    page.evaluate("window.__sameDocument = true")
     nav.locator(".ts-sections a", has_text="Project Activities").click()
     page.wait_for_url(world.view_url(pupil["name"], f"page/{activities[0]['id']}"))
     page.wait_for_selector(f"h1:has-text('{activities[0]['title']}')")
-    assert page.title() == f"{activities[0]['title']} – TwinSpace"  # tab and history
+    wait_for(lambda: page.title() == f"{activities[0]['title']} – TwinSpace",
+             "the tab's title follows")  # tab and history
     page.wait_for_selector("nav.ts-nav .ts-pages")
     assert page.locator("nav.ts-nav .ts-pages a").all_inner_texts() == [
         p["title"] for p in activities]
     assert page.locator("nav.ts-nav a", has_text="Teachers' Room").count() == 0
     assert page.locator("button", has_text="Manage pages").count() == 0
-    # The Home page's kernel went when its page closed: one live kernel for one open view.
+    assert page.locator(".twinspace-members").count() == 0  # Home's apps are gone
+    assert page.evaluate("window.__sameDocument") is True
+    assert [k["id"] for k in live_kernels(page, world, pupil["name"])] == [kernel["id"]]
+
+    # Another page of the section, then Back and Forward: address, content and current link.
+    second = activities[1]
+    page.locator("nav.ts-nav .ts-pages a", has_text=second["title"]).click()
+    page.wait_for_url(world.view_url(pupil["name"], f"page/{second['id']}"))
+    page.wait_for_selector(f"h1:has-text('{second['title']}')")
+    page.go_back()
+    page.wait_for_url(world.view_url(pupil["name"], f"page/{activities[0]['id']}"))
+    page.wait_for_selector(f"h1:has-text('{activities[0]['title']}')")
+    wait_for(lambda: page.locator("nav.ts-nav .ts-pages a[aria-current=page]")
+             .all_inner_texts() == [activities[0]["title"]], "the current page link")
+    page.go_back()
+    page.wait_for_url(world.view_url(pupil["name"], f"page/{home['id']}"))
+    page.wait_for_selector(".twinspace-members >> text=Cleo Diaz")
+    page.go_forward()
+    page.wait_for_url(world.view_url(pupil["name"], f"page/{activities[0]['id']}"))
+    page.wait_for_selector(f"h1:has-text('{activities[0]['title']}')")
+    assert page.evaluate("window.__sameDocument") is True
+    assert [k["id"] for k in live_kernels(page, world, pupil["name"])] == [kernel["id"]]
+    # A reload of a page reached in place renders it directly, with one kernel again.
+    page.reload()
+    page.wait_for_selector(f"h1:has-text('{activities[0]['title']}')")
     wait_for(lambda: len(live_kernels(page, world, pupil["name"])) == 1,
-             "one kernel left after moving to another page")
+             "one kernel left after the reload")
 
     # A Teachers' Room address typed in: the polite refusal, then Back.
     response = page.goto(world.view_url(pupil["name"], f"page/{world.teachers_room['id']}"))
@@ -248,6 +278,36 @@ def test_a_pupil_browses_the_space(world, browser):
     page.go_back()
     page.wait_for_url(world.view_url(pupil["name"], f"page/{activities[0]['id']}"))
     page.wait_for_selector("nav.ts-nav .ts-pages")
+    page.context.close()
+
+
+def test_the_shell_keeps_the_last_click_and_leaves_refusals_to_the_server(world, browser):
+    pupil = world.pupils[1]
+    page = browser_log_in(browser, world, pupil["name"], pupil["password"])
+    page.wait_for_selector(".twinspace-members")
+    activities = world.pages("activities")
+    # Two clicks in a row: the view ends on the second page, shown once.
+    page.evaluate("""ids => {
+        const link = id => Object.assign(document.createElement("a"),
+            {href: `${location.pathname.replace(/[0-9]+$/, "")}${id}`, textContent: id});
+        const [a, b] = ids.map(link);
+        document.body.append(a, b);
+        a.click(); b.click();
+    }""", [activities[0]["id"], activities[1]["id"]])
+    page.wait_for_url(world.view_url(pupil["name"], f"page/{activities[1]['id']}"))
+    page.wait_for_function("id => document.body.dataset.tsPage === String(id)",
+                           arg=activities[1]["id"])
+    page.wait_for_selector(f"h1:has-text('{activities[1]['title']}')")
+    assert page.locator("h1").all_inner_texts() == [activities[1]["title"]]
+    # A page the pupil may not see, reached by a link: the server's polite refusal.
+    page.evaluate("""url => {
+        const a = Object.assign(document.createElement("a"), {href: url, textContent: "x"});
+        document.body.append(a);
+        a.click();
+    }""", world.view_url(pupil["name"], f"page/{world.teachers_room['id']}"))
+    page.wait_for_selector("#twinspace-message")
+    assert "Sorry, you may not see this page" in page.inner_text("#twinspace-message")
+    assert "Planning" not in page.content()
     page.context.close()
 
 

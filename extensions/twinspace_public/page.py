@@ -12,7 +12,6 @@ few seconds) the reader's view is emptied at once.
 
 from __future__ import annotations
 
-import ast
 import html
 import logging
 import os
@@ -21,10 +20,10 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import ipywidgets as widgets
-import nbformat
 from IPython import get_ipython
 from IPython.display import display
 
+from twinspace_kernel import page_view
 from twinspace_kernel.apps import show
 from twinspace_kernel.client import (
     Forbidden,
@@ -103,7 +102,7 @@ class PublicPage(widgets.VBox):
             parts.append(widgets.HTML(
                 f"<h1>{html.escape(space['title'])}</h1>"
                 f"<p>{html.escape(space.get('description') or '')}</p>"))
-        for cell in nb.cells:
+        for cell in page_view.shown_cells(nb):
             part = self.cell_widget(cell)
             if part is not None:
                 parts.append(part)
@@ -130,12 +129,12 @@ class PublicPage(widgets.VBox):
         if not isinstance(meta, dict):
             meta = {}
         if cell.get("cell_type") == "markdown":
-            return widgets.HTML(render_markdown(cell.get("source", "")))
-        if cell.get("cell_type") != "code" or meta.get("role") == "tools":
+            return widgets.HTML(render_markdown(page_view.cell_source(cell)))
+        if cell.get("cell_type") != "code":
             return None
         if meta.get("kind"):
             return self.app_widget(meta)
-        return self.teacher_cell(cell.get("source", ""))
+        return self.teacher_cell(page_view.cell_source(cell))
 
     def app_widget(self, meta: dict) -> widgets.Widget | None:
         if meta["kind"] in PRIVATE_KINDS or not isinstance(meta.get("app_id"), int):
@@ -151,7 +150,8 @@ class PublicPage(widgets.VBox):
         out = widgets.Output()
         with out:
             try:
-                run_cell_quietly(source)
+                shell = get_ipython()
+                page_view.run_cell_quietly(source, shell.user_ns if shell is not None else {})
             except Exception as e:  # a broken cell: a neutral line instead of a traceback
                 log.warning("A teacher's cell failed on public page %s: %s", self.page_id,
                             type(e).__name__)
@@ -191,15 +191,8 @@ class PublicPage(widgets.VBox):
             f'<a href="{html.escape(base_url())}">{html.escape(_("Public spaces"))}</a></p>'
         )]
         for widget in old:
-            close_all(widget)
+            page_view.close_all(widget)
         self.stopped.set()
-
-
-def close_all(widget: widgets.Widget) -> None:
-    """Close a widget and its children: the browser drops them, the kernel forgets them."""
-    for child in getattr(widget, "children", ()):
-        close_all(child)
-    widget.close()
 
 
 def read_copy(page: dict):
@@ -212,22 +205,6 @@ def read_copy(page: dict):
     if base not in path.parents:
         return None
     try:
-        return nbformat.read(path, as_version=4)
+        return page_view.read_notebook(path)
     except (OSError, ValueError):
         return None
-
-
-def run_cell_quietly(source: str) -> None:
-    """Run a cell's code like a notebook (the last expression is displayed)."""
-    shell = get_ipython()
-    code = shell.transform_cell(source) if shell is not None else source
-    namespace = shell.user_ns if shell is not None else {}
-    tree = ast.parse(code)
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    exec(compile(tree, "<page cell>", "exec"), namespace)
-    if last is not None:
-        value = eval(compile(last, "<page cell>", "eval"), namespace)
-        if value is not None:
-            display(value)

@@ -17,12 +17,13 @@ from urllib.parse import urlencode
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
-from traitlets import Float, Unicode, default
+from traitlets import Bool, Float, Unicode, default
 from traitlets.config import LoggingConfigurable
 from voila.handler import VoilaHandler
 
-from twinspace_kernel import rights
+from twinspace_kernel import page_view, rights
 from twinspace_kernel.i18n import LANGUAGES, pick_language
+from twinspace_kernel.page_view import page_path
 
 from . import messages as msg
 from .service import ServiceError, ViewService
@@ -32,9 +33,6 @@ SETTINGS_KEY = "twinspace_view"
 LAB_TRANSLATION_SETTINGS = "@jupyterlab/translation-extension/plugin.jupyterlab-settings"
 LAB_LOCALES = {"en": "en", "fr": "fr_FR", "de": "de_DE"}
 NAVIGATION_TAG = "twinspace-navigation"
-# Page notebooks carry their own Manage pages cell; in the member view the navigation
-# bar holds those tools, so the cell is left out rather than shown twice.
-TOOLS_ROLE = "tools"
 
 
 class MemberView(LoggingConfigurable):
@@ -70,6 +68,12 @@ class MemberView(LoggingConfigurable):
         return os.environ.get("TWINSPACE_API_URL", "")
 
     api_timeout = Float(20.0, config=True, help="Seconds to wait for the TwinSpace service.")
+
+    shell = Bool(
+        True, config=True,
+        help="""Pages open in a shell that moves between them in place (one kernel for the
+        open view; twinspace_kernel/apps/shell.py); False renders every page on its own.""",
+    )
 
     def follow_in_jupyterlab(self, language: str) -> None:
         """JupyterLab's own language setting follows the member's (from their next opening
@@ -112,11 +116,6 @@ class MemberView(LoggingConfigurable):
         except OSError as e:
             # Only a convenience: the page still opens.
             self.log.warning("Could not remember the last space in %s: %s", path, e)
-
-
-def page_path(page: dict) -> str:
-    """A page notebook's path in the shared volume (the service's layout)."""
-    return f"{page['space']}/{page['section']}/{page['slug']}.ipynb"
 
 
 class ViewHandler(JupyterHandler):
@@ -235,14 +234,16 @@ class LandingHandler(ViewHandler):
             self.no_pages(slug, language)
 
 
-def navigation_source(target: str, language: str, base_url: str, hub_url: str) -> str:
+def navigation_source(target: str, language: str, base_url: str, hub_url: str, *,
+                      entry: str = "navigation") -> str:
     """The hidden first cell of every page: the member's language, then the navigation
-    (`target`: the arguments naming the page, or the space and section)."""
+    (`target`: the arguments naming the page, or the space and section); with
+    entry="shell", the shell, which shows the page itself under the navigation."""
     return (
         "from twinspace_kernel.i18n import set_language\n"
         f"set_language({language!r})\n"
-        "from twinspace_kernel.apps.navigation import navigation\n"
-        f"navigation({target}, base_url={base_url!r}, hub_url={hub_url!r})"
+        f"from twinspace_kernel.apps.{entry} import {entry}\n"
+        f"{entry}({target}, base_url={base_url!r}, hub_url={hub_url!r})"
     )
 
 
@@ -259,16 +260,7 @@ def sanitized_markdown(cell):
     could run script in every reader's browser). Other cells are left as they are."""
     if cell.get("cell_type") != "markdown":
         return cell
-    from markdown_it import MarkdownIt
-
-    from twinspace_kernel.service.sanitize import clean_html
-
-    source = cell.get("source", "")
-    if isinstance(source, list):
-        source = "".join(source)
-    # Teachers' own HTML keeps what the sanitizer allows (html=True, then clean_html).
-    rendered = clean_html(MarkdownIt("commonmark", {"html": True})
-                          .enable(["table", "strikethrough"]).render(source))
+    rendered = page_view.markdown_html(page_view.cell_source(cell))
     # One line inside one block tag: Voila's Markdown renderer passes it through whole
     # (a blank line would end the HTML block and hand the rest back to Markdown).
     cell.source = f'<div class="twinspace-markdown">{rendered.replace(chr(10), "&#10;")}</div>'
@@ -292,14 +284,16 @@ def add_navigation(handler, notebook, cwd):
         target += f", tool={tool!r}"
         if page["params"].get("member"):
             target += f", member={page['params']['member']!r}"
+    # A page opened in the shell, which shows the next pages in place (its first cell).
+    in_shell = bool(page.get("shell")) and page.get("id") is not None and not tool
     cell = nbformat.v4.new_code_cell(navigation_source(
         target, page["language"], handler.base_url,
         url_path_join(os.environ.get("JUPYTERHUB_BASE_URL", "/"), "hub/"),
+        entry="shell" if in_shell else "navigation",
     ))
     cell.metadata["tags"] = [NAVIGATION_TAG]
     cell.metadata["jupyter"] = {"source_hidden": True}
-    kept = [sanitized_markdown(c) for c in notebook.cells
-            if (c.get("metadata", {}).get("twinspace") or {}).get("role") != TOOLS_ROLE]
+    kept = [sanitized_markdown(c) for c in page_view.shown_cells(notebook)]
     if tool:
         kept = [nbformat.v4.new_code_cell(tool_source(tool, page["space"], page["params"]))]
     notebook.cells = [cell, *kept]
@@ -358,7 +352,7 @@ class PageHandler(VoilaHandler, ViewHandler):
         except OSError:
             self.polite(404, language, msg.NOT_FOUND_TITLE, msg.NOT_READY)
             return
-        self.twinspace_page = {**page, "language": language}
+        self.twinspace_page = {**page, "language": language, "shell": self.view.shell}
         self.view.remember_space(page["space"])
         async for html in self.get_generator(path=page_path(page)):
             self.write(html)

@@ -128,6 +128,8 @@ class Navigation(TwinSpaceApp):
         self.tool = tool
         self.member = member
         self.page: dict | None = None
+        # A page the caller has just read (the shell's swap): not read a second time.
+        self.known_page: dict | None = None
         self.base_url = base_url or server_prefix()
         self.hub_url = hub_url or hub_address()
         self.bar = widgets.HTML()
@@ -164,11 +166,15 @@ class Navigation(TwinSpaceApp):
             context = (f"pages/{self.page_id}", {})
         else:
             context = (f"spaces/{self.space_slug}", {"section": self.section})
+        known, self.known_page = self.known_page, None
+        reads = [("me", {}), ("spaces", {}), (f"spaces/{self.space_slug}/pages", {})]
+        if known is None:
+            reads.insert(0, context)
         # Independent reads at once: a page opens as soon as its bar is drawn.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            calls = [pool.submit(self.client.get, path, **params) for path, params in (
-                context, ("me", {}), ("spaces", {}), (f"spaces/{self.space_slug}/pages", {}))]
-            found, me, spaces, pages = (call.result() for call in calls)
+            calls = [pool.submit(self.client.get, path, **params) for path, params in reads]
+            answers = [call.result() for call in calls]
+        found, me, spaces, pages = [known, *answers] if known is not None else answers
         spaces, pages = spaces["items"], pages["items"]
         if self.page_id is not None:
             self.page = found
@@ -184,6 +190,17 @@ class Navigation(TwinSpaceApp):
             self.tools.children = [ManagePages(self.space_slug, self.section,
                                                client=self.client)]
         self.arrange()
+
+    def go(self, page: dict) -> None:
+        """Become the bar of `page`, just read from the service (the member view's shell
+        moves between pages in place); any open tools of the previous page go."""
+        self.page_id, self.known_page, self.page = int(page["id"]), page, None
+        self.space_slug, self.section = page["space"], page["section"]
+        self.tool = self.member = ""
+        self.managing = False
+        self.tools_button.value = False
+        self.tools.children = ()
+        self.load()
 
     def here_url(self) -> str:
         if self.tool:

@@ -1,0 +1,195 @@
+"""The member view's shell: one Voila page per open view whose kernel swaps pages in place.
+
+Voila renders the first page as always, the shell in its first cell (`shell(page_id, ...)`,
+with the navigation bar) and the page's own cells after it. The shell's browser side
+(shell.js) turns a click on another page's link into {"type": "show", "page", "seq"}; the
+kernel asks the service for that page (which decides), builds its cells (Markdown
+sanitized, applications shown, teachers' own code run with its output and without its
+source or errors), moves the navigation bar, swaps the content and closes every widget the
+old page made, which stops the apps' threads. Moving between pages is then the cost of the
+new page's widgets, not of a kernel start and a page load. A page the kernel cannot show
+answers "failed": the browser loads the address and the server says why, with its status.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+import sys
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import ipywidgets as widgets
+import traitlets
+from IPython import get_ipython
+from IPython.display import clear_output, display
+from ipywidgets.widgets.widget import _instances
+
+from .. import page_view
+from ..client import TwinSpaceClient, TwinSpaceError
+from ..i18n import _
+from . import APPS, TOOLS
+from .base import escape
+from .navigation import Navigation
+
+log = logging.getLogger("twinspace.shell")
+# To the kernel's own log, never into a page: a cell's output is captured while it runs.
+log.addHandler(logging.StreamHandler(sys.__stderr__))
+log.propagate = False
+
+# Seconds the browser waits for a page before it loads the address itself (a dead or culled
+# kernel never answers; a busy one answers late, so this is generous).
+TIMEOUT_MS = int(os.environ.get("TWINSPACE_SHELL_TIMEOUT_MS", "10000"))
+
+
+def page_title(page: dict) -> str:
+    return f"{page['title']} – TwinSpace"
+
+
+class Shell(anywidget.AnyWidget):
+    """The hidden widget that talks to shell.js, and the pages it shows under the bar."""
+
+    _esm = (Path(__file__).with_name("shell.js")).read_text(encoding="utf-8")
+    page = traitlets.Int().tag(sync=True)
+    prefix = traitlets.Unicode().tag(sync=True)
+    timeout_ms = traitlets.Int(TIMEOUT_MS).tag(sync=True)
+
+    def __init__(self, page_id: int, *, space: str, section: str, base_url: str,
+                 hub_url: str, client: TwinSpaceClient | None = None,
+                 spaces_dir: str | None = None) -> None:
+        super().__init__(page=int(page_id),
+                         prefix=base_url.rstrip("/") + "/twinspace/page/")
+        self.client = client or TwinSpaceClient()
+        self.spaces_dir = spaces_dir
+        self.nav = Navigation(page_id, space=space, section=section, base_url=base_url,
+                              hub_url=hub_url, client=self.client)
+        self.content = widgets.VBox()
+        self.content.add_class("ts-shell-content")
+        self.box = widgets.VBox([self, self.nav, self.content])
+        self.namespace: dict[str, Any] = {}
+        # Every widget alive now is the shell's (or a module's): never closed by a swap.
+        self.keep = set(_instances)
+        self.on_msg(self._on_message)
+
+    def _on_message(self, _widget, content: dict, _buffers) -> None:
+        if content.get("type") != "show":
+            return
+        seq = content.get("seq")
+        try:
+            page_id = int(content["page"])
+            shown = self.show(page_id)
+        except Exception:
+            log.exception("could not show page %r", content.get("page"))
+            shown = None
+        if shown is None:
+            self.send({"type": "failed", "seq": seq})
+            return
+        self.send({"type": "shown", "seq": seq, "page": page_id, "title": page_title(shown)})
+        self.close_old(shown["_old"])
+
+    def show(self, page_id: int) -> dict | None:
+        """Show page `page_id` in place of the current one; None when it cannot be shown here
+        (refused, gone, no notebook yet): the server then answers the address.
+
+        The old page's widgets are returned (as "_old"), to be closed once the browser knows
+        the new page's title.
+        """
+        old = set(_instances) - self.keep
+        try:
+            page = self.client.get(f"pages/{page_id}")
+            notebook = page_view.page_notebook(page, self.client, self.spaces_dir)
+        except (TwinSpaceError, OSError, ValueError) as e:
+            log.info("page %s is not shown in place: %s", page_id, e)
+            return None
+        # The bar first: its current link is right when the new content appears.
+        self.nav.go(page)
+        self.content.children = self.build(page, notebook)
+        self.page = page_id
+        return {**page, "_old": old}
+
+    def close_old(self, old: set[str]) -> None:
+        """Close what the old page made (its apps, their inner widgets, widgets its callbacks
+        made since): the browser drops their models and the apps stop their threads."""
+        for model_id in old:
+            widget = _instances.get(model_id)
+            if widget is not None:
+                widget.close()
+
+    # --- a page's cells ---------------------------------------------------------------
+
+    def build(self, page: dict, notebook: dict) -> list[widgets.Widget]:
+        """The widgets of a page's cells, in order. Each page's code runs in a fresh
+        namespace: what one page defined is not there for the next."""
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins,
+                          "display": display, "get_ipython": get_ipython}
+        self.enter_folder(page)
+        children: list[widgets.Widget] = []
+        for cell in page_view.shown_cells(notebook):
+            source = page_view.cell_source(cell)
+            if cell.get("cell_type") == "markdown":
+                children.append(markdown_widget(source))
+            elif cell.get("cell_type") == "code" and source.strip():
+                children.append(self.code_widget(page, source))
+        return children
+
+    def code_widget(self, page: dict, source: str) -> widgets.Output:
+        """A code cell's output. The Output widget routes what the cell displays or prints
+        in the browser (by this message's id), so the cell's own Output widgets (interact's)
+        keep theirs."""
+        out = widgets.Output()
+        failure = None
+        with out:
+            try:
+                page_view.run_cell_quietly(source, self.namespace)
+            except Exception as e:  # a broken cell: a neutral line instead of a traceback
+                failure = e
+                clear_output()
+                display(widgets.HTML(
+                    f'<p role="status" class="twinspace-cell-failed">'
+                    f"{escape(_('This part of the page could not be shown.'))}</p>"))
+        if failure is not None:  # logged once the capture is over
+            log.warning("a cell of page %s failed: %s: %s", page["id"],
+                        type(failure).__name__, failure)
+        return out
+
+    def enter_folder(self, page: dict) -> None:
+        """A teacher's cell opening a file next to its page finds it, as in a full render."""
+        root = os.environ.get("TWINSPACE_SPACES_DIR", "") if self.spaces_dir is None \
+            else self.spaces_dir
+        if root:
+            try:
+                os.chdir(Path(root) / page["space"] / page["section"])
+            except OSError:
+                pass
+
+
+def markdown_widget(source: str) -> widgets.HTML:
+    """A Markdown cell, sanitized, with JupyterLab's Markdown styles (headings, tables)."""
+    html = page_view.markdown_html(source)
+    widget = widgets.HTML(f'<div class="twinspace-markdown">{html}</div>')
+    widget.add_class("jp-RenderedHTMLCommon")
+    widget.add_class("jp-RenderedMarkdown")
+    return widget
+
+
+def import_apps() -> None:
+    """Every application and tool module, imported before the shell notes which widgets
+    are its own: a widget a module made on import must never be closed with a page."""
+    for registry in (APPS, TOOLS):
+        for target in registry.values():
+            import_module(f"{__package__}.{target.partition(':')[0]}")
+
+
+def shell(page_id: int, *, space: str, section: str, base_url: str,
+          hub_url: str) -> widgets.VBox:
+    """The member view's first cell: the navigation of page `page_id` and the shell.
+
+    The page's own cells follow in Voila's render, as without the shell; the first move to
+    another page replaces them (the browser drops their cells, the kernel their widgets).
+    """
+    import_apps()
+    return Shell(page_id, space=space, section=section, base_url=base_url,
+                 hub_url=hub_url).box
