@@ -20,6 +20,9 @@ def test_compose_read_reply_delete(world):
     teacher = mailbox(world, "teacher")
     assert isinstance(show(world.app_id("mailbox"), client=world.client("teacher")), Mailbox)
     assert teacher.tabs.titles == ("Inbox", "Sent", "Write")
+    # The Write tab is filled when the member opens it.
+    assert teacher.compose.children == ()
+    teacher.tabs.selected_index = 2
     pupil_name = world.as_("pupil").name
     assert pupil_name in [value for _label, value in teacher.to.options]
     teacher.to.value = (pupil_name,)

@@ -76,7 +76,9 @@ def test_edit_and_save(world):
     assert app.edit_box.layout.display == "none"
     current = world.as_("teacher").ok("GET", f"wiki/{wiki['id']}")
     assert (current["revision"], current["text"]) == (2, "Bread\n\n**Butter**")
-    # History: both revisions with their authors and times.
+    # History: both revisions with their authors and times (read when the tab is opened).
+    assert app.history_box.children == ()
+    app.tabs.selected_index = 1
     assert [r["number"] for r in app.revisions] == [2, 1]
     assert "Added butter" in app.history_table.value
     assert "Pupil" in app.history_table.value and "Teacher" in app.history_table.value

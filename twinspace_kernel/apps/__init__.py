@@ -91,9 +91,9 @@ def show(app_id: int, *, client: TwinSpaceClient | None = None) -> TwinSpaceApp:
     """The application with id `app_id`, whatever its kind (what page cells call)."""
     try:
         client = client or TwinSpaceClient()
-        kind = client.get(f"apps/{app_id}")["kind"]
+        context = client.get(f"apps/{app_id}")
     except TwinSpaceError:
         return PendingApp(app_id, client=client)
-    if kind not in APPS:
+    if context["kind"] not in APPS:
         return PendingApp(app_id, client=client)
-    return app_class(kind)(app_id, client=client)
+    return app_class(context["kind"])(app_id, client=client, context=context)

@@ -104,6 +104,37 @@ def profile_link(space: str | None, name: str | None, display: Any) -> str:
             f"{escape(display)}</a>")
 
 
+class on_demand:  # noqa: N801 (a descriptor, read like `property`)
+    """An attribute made the first time it is read, by the owner's method `builder`,
+    which sets it (and the widgets made with it) on the instance.
+
+    Every ipywidgets model (a widget, its Layout, its Style) costs the member view about
+    a millisecond each time it shows a page. Forms, dialogs and views that stay hidden
+    until a button opens them are therefore made when first needed: a page whose member
+    never opens them never pays for them, and code (or a test) that reads one still finds
+    it, made on the spot.
+    """
+
+    def __init__(self, builder: str) -> None:
+        self.builder = builder
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        getattr(instance, self.builder)()
+        # The builder set the attribute on the instance, which now hides this descriptor.
+        return instance.__dict__[self.name]
+
+
+def built(instance: Any, name: str) -> bool:
+    """Whether the `on_demand` attribute `name` of `instance` was made already."""
+    return name in instance.__dict__
+
+
 class TwinSpaceApp(widgets.VBox):
     """One application on a page, built from its app id; it renders itself when displayed.
 
@@ -117,24 +148,21 @@ class TwinSpaceApp(widgets.VBox):
     kind: ClassVar[str] = ""
 
     def __init__(self, app_id: int | None = None, *, client: TwinSpaceClient | None = None,
-                 **kwargs: Any) -> None:
+                 context: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # The app's context as the caller has just read it (`show`): not read twice.
+        self.known_context = context
         self.add_class("twinspace-app")
         self.add_class(f"twinspace-{self.kind or 'app'}")
         self.app_id = app_id
         self.info: dict[str, Any] = {}
         self.title = widgets.HTML()
         self.banner = widgets.HTML(layout=widgets.Layout(display="none"))
-        self.retry_button = widgets.Button(
-            description=_("Retry"), icon="refresh", layout=widgets.Layout(display="none")
-        )
-        self.retry_button.on_click(lambda _button: self.load())
         self.body = widgets.VBox()
         # A <style> applies wherever it sits: hidden, it takes no room.
         self.button_style = widgets.HTML(BUTTON_STYLE, layout=widgets.Layout(display="none"))
-        self.children = [self.title,
-                         widgets.HBox([self.banner, self.retry_button, self.button_style]),
-                         self.body]
+        self.banner_row = widgets.HBox([self.banner, self.button_style])
+        self.children = [self.title, self.banner_row, self.body]
         self.client: TwinSpaceClient | None = None
         try:
             self.client = client or TwinSpaceClient()
@@ -142,6 +170,16 @@ class TwinSpaceApp(widgets.VBox):
             self.show_unavailable(e)
             return
         self.load()
+
+    # Made when the service first fails to answer: most pages never need it.
+    retry_button = on_demand("build_retry_button")
+
+    def build_retry_button(self) -> None:
+        self.retry_button = widgets.Button(
+            description=_("Retry"), icon="refresh", layout=widgets.Layout(display="none")
+        )
+        self.retry_button.on_click(lambda _button: self.load())
+        self.banner_row.children = [self.banner, self.retry_button, self.button_style]
 
     # --- context ----------------------------------------------------------------------
 
@@ -164,7 +202,9 @@ class TwinSpaceApp(widgets.VBox):
             # section first in refresh(): its refusal is the page's.
             self.guard_page(self.refresh)
             return
-        info = self.guard_page(self.client.get, f"apps/{self.app_id}")
+        info, self.known_context = self.known_context, None
+        if info is None:
+            info = self.guard_page(self.client.get, f"apps/{self.app_id}")
         if info is None:
             return
         if self.kind and info["kind"] != self.kind:
@@ -215,7 +255,8 @@ class TwinSpaceApp(widgets.VBox):
     def clear_notice(self) -> None:
         self.banner.value = ""
         self.banner.layout.display = "none"
-        self.retry_button.layout.display = "none"
+        if built(self, "retry_button"):
+            self.retry_button.layout.display = "none"
 
 
 def action(method: Callable) -> Callable:

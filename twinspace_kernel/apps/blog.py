@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from ..i18n import _, ngettext
-from .base import action
+from .base import action, built, on_demand
 from .discussion import DiscussionApp, ItemView, button, note, show, shown, tag, without
 
 
@@ -19,6 +19,18 @@ class PostView(ItemView):
                          with_title=True, extra_buttons=[self.comments_button])
         self.comments_next: int | None = None
         self.comments_loaded = False
+        self.count_comments(0)
+
+    # The comments and their form, hidden until the comments button opens them: made then.
+    discussion = on_demand("build_discussion")
+    comments_box = on_demand("build_discussion")
+    more_comments_button = on_demand("build_discussion")
+    comment_input = on_demand("build_discussion")
+    comment_button = on_demand("build_discussion")
+    comment_form = on_demand("build_discussion")
+
+    def build_discussion(self) -> None:
+        app = self.app
         self.comments_box = widgets.VBox()
         self.more_comments_button = button(_("More comments"), "chevron-down",
                                            callback=lambda b: app.more_comments(b, self))
@@ -36,8 +48,8 @@ class PostView(ItemView):
         self.discussion.layout.margin = "0 0 0 24px"
         show(self.more_comments_button, False)
         show(self.discussion, False)
-        self.children = (*self.children, self.discussion)
-        self.count_comments(0)
+        self.below = (self.discussion,)
+        self.place_boxes()
 
     def count_comments(self, change: int) -> None:
         self.item["comment_count"] = max(0, self.item.get("comment_count", 0) + change)
@@ -63,6 +75,17 @@ class Blog(DiscussionApp):
         self.next_cursor: int | None = None
         self.posts_box = widgets.VBox()
         self.empty = widgets.HTML(note(_("No posts yet.")))
+        super().__init__(app_id, **kwargs)
+
+    # The form to write a post (for those who may) and "Load older" (for a blog with more
+    # posts than one page): made when first shown.
+    form_box = on_demand("build_form_box")
+    title_input = on_demand("build_form_box")
+    body_input = on_demand("build_form_box")
+    publish_button = on_demand("build_form_box")
+    older_button = on_demand("build_older_button")
+
+    def build_form_box(self) -> None:
         self.title_input = widgets.Text(description=_("Title"),
                                         placeholder=_("The title of your post"),
                                         layout=widgets.Layout(width="100%"))
@@ -76,9 +99,10 @@ class Blog(DiscussionApp):
             widgets.HTML(tag("h4", _("Write a post"))),
             self.title_input, self.body_input, self.publish_button,
         ])
+
+    def build_older_button(self) -> None:
         self.older_button = button(_("Load older"), "chevron-down",
                                    tooltip=_("Show older posts"), callback=self.load_older)
-        super().__init__(app_id, **kwargs)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -93,11 +117,13 @@ class Blog(DiscussionApp):
         self.show_state()
         self.body.children = (
             ([self.form_box] if self.may.get("post") else [])
-            + [self.empty, self.posts_box, self.older_button]
+            + [self.empty, self.posts_box]
+            + ([self.older_button] if self.next_cursor is not None else [])
         )
 
     def show_state(self) -> None:
-        show(self.older_button, self.next_cursor is not None)
+        if self.next_cursor is not None or built(self, "older_button"):
+            show(self.older_button, self.next_cursor is not None)
         show(self.empty, not self.posts_box.children)
 
     @action

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import calendar as stdcal
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import ipywidgets as widgets
 
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape
+from .base import TwinSpaceApp, action, escape, on_demand
 from .uploading import author_name, browser_url
 
 KINDS = ("deadline", "unavailability", "holiday", "meeting", "other")
@@ -22,6 +23,11 @@ KIND_COLOURS = {
     "other": ("#fff1c9", "#4d3900"),
 }
 TODAY_STYLE = "background:#fff8c4;color:#222"
+GRID_COLUMNS = "repeat(7, minmax(5em, 1fr))"
+GRID_GAP = "2px"
+# A day without events drawn inside a week's HTML: what a day's own widget looks like (its
+# padding, plus the margin its label would have, and its border).
+QUIET_DAY_STYLE = "min-height:5em;padding:4px;border:1px solid #cfcfcf;box-sizing:border-box"
 
 
 def kind_label(kind: str) -> str:
@@ -89,7 +95,9 @@ class Calendar(TwinSpaceApp):
         self.events: list[dict] = []
         self.me: str | None = None
         self.editing: dict | None = None
-        self.day_cells: dict[dt.date, widgets.VBox] = {}
+        # The widget showing each day: its VBox (its number, then its events), only its
+        # number (an HTML), or its whole week's HTML (a week without events).
+        self.day_cells: dict[dt.date, widgets.Widget] = {}
         # Navigation
         self.prev_button = widgets.Button(description=_("Previous"), icon="chevron-left",
                                           tooltip=_("Previous month"))
@@ -107,12 +115,34 @@ class Calendar(TwinSpaceApp):
                                 layout=widgets.Layout(align_items="center"))
         # Views
         self.grid = widgets.GridBox(layout=widgets.Layout(
-            grid_template_columns="repeat(7, minmax(5em, 1fr))", grid_gap="2px"))
+            grid_template_columns=GRID_COLUMNS, grid_gap=GRID_GAP))
         self.list_view = widgets.VBox()
         self.tabs = widgets.Tab(children=[self.grid, self.list_view])
         self.tabs.titles = (_("Month"), _("List"))
+        # The List tab is filled when it is opened (its rows are models too).
+        self.list_current = False
+        self.tabs.observe(self._tab_opened, names="selected_index")
         self.details = widgets.HTML()
-        # The form
+        super().__init__(app_id, **kwargs)
+
+    # The form to add or edit an event, for those who may (and for an event being
+    # edited): made when first shown.
+    form_title = on_demand("build_form")
+    kind_field = on_demand("build_form")
+    title_field = on_demand("build_form")
+    description_field = on_demand("build_form")
+    start_field = on_demand("build_form")
+    end_field = on_demand("build_form")
+    all_day_field = on_demand("build_form")
+    start_time_field = on_demand("build_form")
+    end_time_field = on_demand("build_form")
+    times_box = on_demand("build_form")
+    save_button = on_demand("build_form")
+    cancel_button = on_demand("build_form")
+    delete_button = on_demand("build_form")
+    form = on_demand("build_form")
+
+    def build_form(self) -> None:
         self.form_title = widgets.HTML()
         self.kind_field = widgets.Dropdown(
             options=[(kind_label(k), k) for k in KINDS], value="deadline",
@@ -145,7 +175,6 @@ class Calendar(TwinSpaceApp):
             self.times_box,
             widgets.HBox([self.save_button, self.cancel_button, self.delete_button]),
         ])
-        super().__init__(app_id, **kwargs)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -171,7 +200,9 @@ class Calendar(TwinSpaceApp):
             f"{self.month.year}</b>"
         )
         self.render_grid(weeks)
-        self.render_list()
+        self.list_current = False
+        if self.tabs.selected_index == 1:
+            self.render_list()
         children: list[widgets.Widget] = [self.nav, self.tabs, self.details]
         if self.may.get("add_event") or self.editing is not None:
             self.render_form()
@@ -179,30 +210,59 @@ class Calendar(TwinSpaceApp):
         self.body.children = children
 
     def render_grid(self, weeks: list[list[dt.date]]) -> None:
-        cells: list[widgets.Widget] = [
-            widgets.HTML(f"<b>{escape(name)}</b>") for name in weekday_names()
-        ]
+        # The weekday names, and each week with no event and not today, have nothing to
+        # click: one widget each (an HTML grid of the month's columns across the month's
+        # grid) rather than seven, which look the same.
+        cells: list[widgets.Widget] = [self.grid_row(
+            f'<div style="margin:2px"><b>{escape(name)}</b></div>' for name in weekday_names()
+        )]
         self.day_cells = {}
         for week in weeks:
-            for day in week:
-                cell = self.day_cell(day)
-                self.day_cells[day] = cell
-                cells.append(cell)
+            if self.today in week or any(self.covers(e, day) for e in self.events
+                                         for day in week):
+                for day in week:
+                    cell = self.day_cell(day)
+                    self.day_cells[day] = cell
+                    cells.append(cell)
+                continue
+            row = self.grid_row(
+                f'<div class="twinspace-day" style="{QUIET_DAY_STYLE}">{self.day_label(day)}'
+                "</div>" for day in week)
+            self.day_cells.update(dict.fromkeys(week, row))
+            cells.append(row)
         self.grid.children = cells
 
-    def day_cell(self, day: dt.date) -> widgets.VBox:
+    @staticmethod
+    def grid_row(cells: Iterable[str]) -> widgets.HTML:
+        """Seven cells as one widget across the month's grid, in the same columns."""
+        return widgets.HTML(
+            f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:{GRID_GAP}">'
+            + "".join(cells) + "</div>",
+            layout=widgets.Layout(grid_column="1 / -1", margin="0"))
+
+    def day_label(self, day: dt.date) -> str:
+        """A day's number (today marked; days of other months muted)."""
+        if day == self.today:
+            return (f"<b aria-current='date' style='{TODAY_STYLE};padding:0 4px'>"
+                    f"{day.day} · {escape(_('today'))}</b>")
+        colour = "#222" if day.month == self.month.month else "#6b6b6b"
+        return f"<span style='color:{colour}'>{day.day}</span>"
+
+    def day_cell(self, day: dt.date) -> widgets.Widget:
         """One day: its number (today marked), then its events as coloured buttons."""
         is_today = day == self.today
-        if is_today:
-            label = (f"<b aria-current='date' style='{TODAY_STYLE};padding:0 4px'>"
-                     f"{day.day} · {escape(_('today'))}</b>")
-        else:
-            colour = "#222" if day.month == self.month.month else "#6b6b6b"
-            label = f"<span style='color:{colour}'>{day.day}</span>"
+        label = self.day_label(day)
         chips = [self.event_chip(e) for e in self.events if self.covers(e, day)]
-        cell = widgets.VBox([widgets.HTML(label), *chips], layout=widgets.Layout(
-            min_height="5em", padding="2px",
-            border="2px solid #8a6d00" if is_today else "1px solid #cfcfcf"))
+        border = "2px solid #8a6d00" if is_today else "1px solid #cfcfcf"
+        cell: widgets.Widget
+        if chips or is_today:
+            cell = widgets.VBox([widgets.HTML(label), *chips], layout=widgets.Layout(
+                min_height="5em", padding="2px", border=border))
+        else:
+            # A day without events is only its number: one widget, not a box and a label
+            # (the box's padding plus the label's margin, as padding: it looks the same).
+            cell = widgets.HTML(label, layout=widgets.Layout(
+                min_height="5em", padding="4px", margin="0", border=border))
         cell.add_class("twinspace-today" if is_today else "twinspace-day")
         return cell
 
@@ -224,7 +284,12 @@ class Calendar(TwinSpaceApp):
         chip.event_id = event["id"]
         return chip
 
+    def _tab_opened(self, change: dict) -> None:
+        if change["new"] == 1 and not self.list_current:
+            self.render_list()
+
     def render_list(self) -> None:
+        self.list_current = True
         first = self.month
         last = shift_month(self.month, 1) - dt.timedelta(days=1)
         rows: list[widgets.Widget] = []

@@ -10,7 +10,15 @@ import ipywidgets as widgets
 
 from ..client import TwinSpaceClient, TwinSpaceError
 from ..i18n import _
-from .base import BANNER_STYLES, TwinSpaceApp, action, escape, profile_link, role_label
+from .base import (
+    BANNER_STYLES,
+    TwinSpaceApp,
+    action,
+    escape,
+    on_demand,
+    profile_link,
+    role_label,
+)
 from .live import BrowserHeartbeat, LiveBanner, LiveLoop, short_time
 
 MAX_SHOWN = 200  # messages kept in the widget; older ones come back with "Load older"
@@ -74,6 +82,15 @@ class Chat(LiveBanner, TwinSpaceApp):
         self.send_button.on_click(self.send)
         self.compose = widgets.HBox([self.input, self.send_button])
 
+        super().__init__(app_id, **kwargs)
+
+    # The form for a new room, for those who manage the section's pages: made then.
+    room_name = on_demand("build_room_form")
+    room_supervised = on_demand("build_room_form")
+    create_button = on_demand("build_room_form")
+    room_form = on_demand("build_room_form")
+
+    def build_room_form(self) -> None:
         self.room_name = widgets.Text(description=_("Name"),
                                       placeholder=_("Name of the new room"))
         self.room_supervised = widgets.Checkbox(
@@ -88,7 +105,6 @@ class Chat(LiveBanner, TwinSpaceApp):
             widgets.HTML(f"<b>{escape(_('New room'))}</b>"),
             self.room_name, self.room_supervised, self.create_button,
         ])
-        super().__init__(app_id, **kwargs)
 
     # --- loading ----------------------------------------------------------------------
 

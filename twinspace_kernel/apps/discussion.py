@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape, profile_link
+from .base import TwinSpaceApp, action, built, escape, on_demand, profile_link
 
 META_STYLE = "color:#4a4a4a;font-size:90%"
 HIDDEN_STYLE = "background:#fff4e5;color:#6b3a00;padding:1px 6px;border-radius:3px"
@@ -93,6 +93,9 @@ class ItemView(widgets.VBox):
     (a DiscussionApp) runs the calls, so errors become its notices.
     """
 
+    # What a subclass shows under the item and its forms (a post's comments).
+    below: tuple[widgets.Widget, ...] = ()
+
     def __init__(self, app: DiscussionApp, item: dict, *, path: str, object_type: str,
                  with_title: bool = False, deletable: bool = True,
                  extra_buttons: list[widgets.Button] | None = None) -> None:
@@ -105,14 +108,8 @@ class ItemView(widgets.VBox):
         self.with_title = with_title
         self.header = widgets.HTML()
         self.content = widgets.HTML()
-        self.after_content = widgets.VBox()
 
         may_edit = bool(item.get("may_edit"))
-        self.edit_button = button(_("Edit"), "pencil", callback=lambda _b: self.start_edit())
-        self.delete_button = button(_("Delete"), "trash", "danger",
-                                    callback=lambda _b: show(self.confirm_box))
-        self.report_button = button(_("Report"), "flag", tooltip=_("Report to the moderators"),
-                                    callback=lambda _b: show(self.report_box))
         buttons = list(extra_buttons or [])
         if may_edit:
             buttons.append(self.edit_button)
@@ -121,7 +118,49 @@ class ItemView(widgets.VBox):
         if app.may.get("report"):
             buttons.append(self.report_button)
         self.actions = widgets.HBox(buttons)
+        self.layout.border = "1px solid #d0d0d0"
+        self.layout.padding = "6px"
+        self.layout.margin = "4px 0"
+        self.render()
+        self.place_boxes()
 
+    # Each item's buttons and the forms they open are made when first needed: a thread
+    # of twenty replies would otherwise make some fifty models per reply.
+    after_content = on_demand("build_after_content")
+    edit_button = on_demand("build_edit_button")
+    delete_button = on_demand("build_delete_button")
+    report_button = on_demand("build_report_button")
+    edit_box = on_demand("build_edit_box")
+    title_input = on_demand("build_edit_box")
+    body_input = on_demand("build_edit_box")
+    save_button = on_demand("build_edit_box")
+    cancel_button = on_demand("build_edit_box")
+    confirm_box = on_demand("build_confirm_box")
+    confirm_yes = on_demand("build_confirm_box")
+    confirm_no = on_demand("build_confirm_box")
+    report_box = on_demand("build_report_box")
+    reason_input = on_demand("build_report_box")
+    send_report_button = on_demand("build_report_box")
+    report_cancel = on_demand("build_report_box")
+
+    def build_after_content(self) -> None:
+        """A place under the text for what a subclass adds (empty, it shows nothing)."""
+        self.after_content = widgets.VBox()
+        self.place_boxes()
+
+    def build_edit_button(self) -> None:
+        self.edit_button = button(_("Edit"), "pencil", callback=lambda _b: self.start_edit())
+
+    def build_delete_button(self) -> None:
+        self.delete_button = button(_("Delete"), "trash", "danger",
+                                    callback=lambda _b: show(self.confirm_box))
+
+    def build_report_button(self) -> None:
+        self.report_button = button(_("Report"), "flag", tooltip=_("Report to the moderators"),
+                                    callback=lambda _b: show(self.report_box))
+
+    def build_edit_box(self) -> None:
+        app = self.app
         self.title_input = widgets.Text(description=_("Title"), placeholder=_("Title"))
         self.body_input = widgets.Textarea(
             placeholder=_("Text (Markdown)"), layout=widgets.Layout(width="100%", height="120px")
@@ -132,18 +171,25 @@ class ItemView(widgets.VBox):
         self.cancel_button = button(_("Cancel"), "times",
                                     callback=lambda _b: show(self.edit_box, False))
         self.edit_box = widgets.VBox(
-            ([self.title_input] if with_title else [])
-            + [self.body_input, widgets.HBox([self.save_button, self.cancel_button])]
+            ([self.title_input] if self.with_title else [])
+            + [self.body_input, widgets.HBox([self.save_button, self.cancel_button])],
+            layout=widgets.Layout(display="none"),
         )
+        self.place_boxes()
 
+    def build_confirm_box(self) -> None:
+        app = self.app
         self.confirm_yes = button(_("Yes, delete"), "trash", "danger",
                                   callback=lambda b: app.delete_item(b, self))
         self.confirm_no = button(_("Keep it"), "times",
                                  callback=lambda _b: show(self.confirm_box, False))
         self.confirm_box = widgets.HBox([
             widgets.Label(_("Delete this for good?")), self.confirm_yes, self.confirm_no,
-        ])
+        ], layout=widgets.Layout(display="none"))
+        self.place_boxes()
 
+    def build_report_box(self) -> None:
+        app = self.app
         self.reason_input = widgets.Text(
             description=_("Reason"), placeholder=_("Why should a moderator look at this?")
         )
@@ -152,16 +198,17 @@ class ItemView(widgets.VBox):
         self.report_cancel = button(_("Cancel"), "times",
                                     callback=lambda _b: show(self.report_box, False))
         self.report_box = widgets.HBox(
-            [self.reason_input, self.send_report_button, self.report_cancel]
+            [self.reason_input, self.send_report_button, self.report_cancel],
+            layout=widgets.Layout(display="none"),
         )
-        for box in (self.edit_box, self.confirm_box, self.report_box):
-            show(box, False)
-        self.layout.border = "1px solid #d0d0d0"
-        self.layout.padding = "6px"
-        self.layout.margin = "4px 0"
-        self.render()
-        self.children = [self.header, self.content, self.after_content, self.actions,
-                         self.edit_box, self.confirm_box, self.report_box]
+        self.place_boxes()
+
+    def place_boxes(self) -> None:
+        """The item, then the forms made so far (hidden until their button opens them)."""
+        after = [self.after_content] if built(self, "after_content") else []
+        boxes = [self.__dict__[name] for name in ("edit_box", "confirm_box", "report_box")
+                 if built(self, name)]
+        self.children = [self.header, self.content, *after, self.actions, *boxes, *self.below]
 
     def render(self) -> None:
         item = self.item

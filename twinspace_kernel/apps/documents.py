@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape
+from .base import TwinSpaceApp, action, built, escape, on_demand
 from .uploading import (
     all_items,
     author_name,
@@ -72,8 +72,22 @@ class Documents(TwinSpaceApp):
                                   align_items="center")
         )
         self.empty = widgets.HTML()
+        super().__init__(app_id, **kwargs)
+
+    # "Show more" (a long folder) and the uploads and new folder form (for uploaders):
+    # made when first shown.
+    more_button = on_demand("build_more_button")
+    folder_name = on_demand("build_upload_box")
+    folder_button = on_demand("build_upload_box")
+    upload = on_demand("build_upload_box")
+    limit_label = on_demand("build_upload_box")
+    upload_box = on_demand("build_upload_box")
+
+    def build_more_button(self) -> None:
         self.more_button = widgets.Button(description=_("Show more"), icon="chevron-down")
         self.more_button.on_click(self.show_more)
+
+    def build_upload_box(self) -> None:
         self.folder_name = widgets.Text(placeholder=_("Folder name"),
                                         description=_("New folder"))
         self.folder_button = widgets.Button(description=_("Create folder"), icon="folder",
@@ -86,7 +100,8 @@ class Documents(TwinSpaceApp):
             widgets.HBox([self.upload, self.limit_label]),
             widgets.HBox([self.folder_name, self.folder_button]),
         ])
-        super().__init__(app_id, **kwargs)
+        if self.limit:
+            self.limit_label.value = f"<span>{escape(limit_text(self.limit))}</span>"
 
     # --- reading ----------------------------------------------------------------------
 
@@ -97,7 +112,8 @@ class Documents(TwinSpaceApp):
     def refresh(self) -> None:
         if self.may.get("upload") and not self.limit:
             self.limit = upload_limit(self.client)
-            self.limit_label.value = f"<span>{escape(limit_text(self.limit))}</span>"
+            if built(self, "limit_label"):
+                self.limit_label.value = f"<span>{escape(limit_text(self.limit))}</span>"
         if self.folder_id is not None:
             self.folder = self.client.get(f"folders/{self.folder_id}")
         self.subfolders = sorted(
@@ -154,11 +170,14 @@ class Documents(TwinSpaceApp):
         self.folder_list.children = items
 
     def render_documents(self) -> None:
-        headers = [_("Name"), _("Size"), _("Type"), _("Author"), _("Date"), "", ""]
-        cells: list[widgets.Widget] = [widgets.HTML(f"<b>{escape(h)}</b>") for h in headers]
+        cells: list[widgets.Widget] = []
+        if self.documents:
+            # The headers are made only for a table that is shown.
+            headers = [_("Name"), _("Size"), _("Type"), _("Author"), _("Date"), "", ""]
+            cells = [widgets.HTML(f"<b>{escape(h)}</b>") for h in headers]
         for doc in self.documents:
             cells += self.document_row(doc)
-        self.table.children = cells if self.documents else []
+        self.table.children = cells
         self.empty.value = "" if self.documents else (
             f"<p><i>{escape(_('No documents in this folder yet.'))}</i></p>"
         )
@@ -187,7 +206,8 @@ class Documents(TwinSpaceApp):
             delete.on_click(lambda b, did=doc["id"]: self.delete_document(b, did))
             row += [move, delete]
         else:
-            row += [widgets.HTML(), widgets.HTML()]
+            # Nothing in the last two columns: one empty cell across both.
+            row.append(widgets.HTML(layout=widgets.Layout(grid_column="span 2")))
         return row
 
     def may_change(self, own: bool | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from ..i18n import _, ngettext
-from .base import action, escape
+from .base import action, built, escape, on_demand
 from .discussion import (
     QUOTE_STYLE,
     DiscussionApp,
@@ -25,13 +25,19 @@ class ReplyView(ItemView):
     """A reply: its quoted excerpt, its text, Quote / Edit / Delete / Report."""
 
     def __init__(self, app: Forum, reply: dict) -> None:
-        self.quote_button = button(_("Quote"), "quote-left",
-                                   tooltip=_("Reply quoting this message"),
-                                   callback=lambda _b: app.quote(self))
+        self.app = app
         extra = [self.quote_button] if app.may.get("reply") else []
         super().__init__(app, reply, path=f"replies/{reply['id']}",
                          object_type="forum_reply", deletable=not reply.get("first"),
                          extra_buttons=extra)
+
+    # Made for those who may reply (or when code asks for it).
+    quote_button = on_demand("build_quote_button")
+
+    def build_quote_button(self) -> None:
+        self.quote_button = button(_("Quote"), "quote-left",
+                                   tooltip=_("Reply quoting this message"),
+                                   callback=lambda _b: self.app.quote(self))
 
     def render(self) -> None:
         super().render()
@@ -62,8 +68,37 @@ class Forum(DiscussionApp):
         # The list of threads.
         self.threads_box = widgets.VBox()
         self.empty = widgets.HTML(note(_("No threads yet.")))
+        self.list_box = widgets.VBox([self.empty, self.threads_box])
+        super().__init__(app_id, **kwargs)
+
+    # "Older threads" (a forum with more threads than one page), the form for a new
+    # thread (for those who may open one) and the view of one thread: made when first
+    # shown.
+    new_thread_box = on_demand("build_new_thread_box")
+    new_title = on_demand("build_new_thread_box")
+    new_body = on_demand("build_new_thread_box")
+    open_thread_button = on_demand("build_new_thread_box")
+    back_button = on_demand("build_thread_view")
+    thread_header = on_demand("build_thread_view")
+    replies_box = on_demand("build_thread_view")
+    more_replies_button = on_demand("build_thread_view")
+    quote_label = on_demand("build_thread_view")
+    unquote_button = on_demand("build_thread_view")
+    quote_bar = on_demand("build_thread_view")
+    reply_input = on_demand("build_thread_view")
+    reply_button = on_demand("build_thread_view")
+    reply_box = on_demand("build_thread_view")
+    delete_thread_button = on_demand("build_thread_view")
+    confirm_thread_box = on_demand("build_thread_view")
+
+    older_threads_button = on_demand("build_older_threads_button")
+
+    def build_older_threads_button(self) -> None:
         self.older_threads_button = button(_("Older threads"), "chevron-down",
                                            callback=self.load_older_threads)
+        self.list_box.children = [self.empty, self.threads_box, self.older_threads_button]
+
+    def build_new_thread_box(self) -> None:
         self.new_title = widgets.Text(description=_("Title"),
                                       placeholder=_("What is the thread about?"),
                                       layout=widgets.Layout(width="100%"))
@@ -77,9 +112,8 @@ class Forum(DiscussionApp):
             widgets.HTML(tag("h4", _("New thread"))),
             self.new_title, self.new_body, self.open_thread_button,
         ])
-        self.list_box = widgets.VBox([self.empty, self.threads_box, self.older_threads_button])
 
-        # One thread.
+    def build_thread_view(self) -> None:
         self.back_button = button(_("Back to the threads"), "arrow-left",
                                   callback=self.back_to_list)
         self.thread_header = widgets.HTML()
@@ -109,7 +143,6 @@ class Forum(DiscussionApp):
             button(_("Keep it"), "times",
                    callback=lambda _b: show(self.confirm_thread_box, False)),
         ])
-        super().__init__(app_id, **kwargs)
 
     # --- the list of threads ----------------------------------------------------------
 
@@ -121,7 +154,8 @@ class Forum(DiscussionApp):
         self.show_list()
 
     def show_list(self) -> None:
-        show(self.older_threads_button, self.threads_next is not None)
+        if self.threads_next is not None or built(self, "older_threads_button"):
+            show(self.older_threads_button, self.threads_next is not None)
         show(self.empty, not self.threads_box.children)
         self.body.children = (
             [self.list_box] + ([self.new_thread_box] if self.may.get("open_thread") else [])

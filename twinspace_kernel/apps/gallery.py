@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..i18n import _, ngettext
-from .base import TwinSpaceApp, action, escape
+from .base import TwinSpaceApp, action, built, escape, on_demand
 from .uploading import all_items, author_name, limit_text, send_files, upload_limit, upload_widget
 
 THUMB_WIDTH = "160px"
@@ -37,12 +37,39 @@ class Gallery(TwinSpaceApp):
         self.limit = 0
         # Albums
         self.album_list = widgets.VBox()
+        super().__init__(app_id, **kwargs)
+
+    # The new album form (for uploaders), one album's view and one photo's view: made
+    # when first shown.
+    album_title = on_demand("build_new_album_box")
+    album_button = on_demand("build_new_album_box")
+    new_album_box = on_demand("build_new_album_box")
+    back_button = on_demand("build_album_view")
+    heading = on_demand("build_album_view")
+    grid = on_demand("build_album_view")
+    empty = on_demand("build_album_view")
+    more_button = on_demand("build_album_view")
+    delete_album_button = on_demand("build_album_view")
+    upload = on_demand("build_album_view")
+    upload_caption = on_demand("build_album_view")
+    limit_label = on_demand("build_album_view")
+    upload_box = on_demand("build_album_view")
+    album_button_back = on_demand("build_photo_view")
+    full_image = on_demand("build_photo_view")
+    photo_info = on_demand("build_photo_view")
+    caption_editor = on_demand("build_photo_view")
+    caption_button = on_demand("build_photo_view")
+    delete_photo_button = on_demand("build_photo_view")
+    photo_edit_box = on_demand("build_photo_view")
+
+    def build_new_album_box(self) -> None:
         self.album_title = widgets.Text(placeholder=_("Album title"), description=_("New album"))
         self.album_button = widgets.Button(description=_("Create album"), icon="plus",
                                            tooltip=_("Create a new album"))
         self.album_button.on_click(self.create_album)
         self.new_album_box = widgets.HBox([self.album_title, self.album_button])
-        # One album
+
+    def build_album_view(self) -> None:
         self.back_button = widgets.Button(description=_("All albums"), icon="arrow-left")
         self.back_button.on_click(self.show_albums)
         self.heading = widgets.HTML()
@@ -63,7 +90,10 @@ class Gallery(TwinSpaceApp):
         self.upload_box = widgets.VBox([
             widgets.HBox([self.upload, self.limit_label]), self.upload_caption,
         ])
-        # One photo
+        if self.limit:
+            self.limit_label.value = f"<span>{escape(limit_text(self.limit))}</span>"
+
+    def build_photo_view(self) -> None:
         self.album_button_back = widgets.Button(description=_("Back to the album"),
                                                 icon="arrow-left")
         self.album_button_back.on_click(self.close_photo)
@@ -80,7 +110,6 @@ class Gallery(TwinSpaceApp):
         self.photo_edit_box = widgets.VBox([
             self.caption_editor, widgets.HBox([self.caption_button, self.delete_photo_button]),
         ])
-        super().__init__(app_id, **kwargs)
 
     def may_change(self, own: bool | None) -> bool:
         """Own items, or anything for moderators (the service checks again)."""
@@ -91,7 +120,8 @@ class Gallery(TwinSpaceApp):
     def refresh(self) -> None:
         if self.may.get("upload") and not self.limit:
             self.limit = upload_limit(self.client)
-            self.limit_label.value = f"<span>{escape(limit_text(self.limit))}</span>"
+            if built(self, "limit_label"):
+                self.limit_label.value = f"<span>{escape(limit_text(self.limit))}</span>"
         if self.photo is not None:
             self.load_photo(self.photo["id"])
         elif self.album is not None:

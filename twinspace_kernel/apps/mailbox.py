@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape
+from .base import TwinSpaceApp, action, built, escape, on_demand
 from .live import short_time
 
 PAGE = 30
@@ -27,8 +27,44 @@ class Mailbox(TwinSpaceApp):
                                              tooltip=_("Check for new mail"))
         self.refresh_button.on_click(self.reload)
 
-        # Reading a mail.
+        # The Write tab is filled when first opened (with the members to write to).
+        self.compose = widgets.VBox()
+
+        self.tabs = widgets.Tab(children=[self.inbox_list, self.sent_list, self.compose])
+        self.tabs.observe(self._tab_opened, names="selected_index")
+        super().__init__(app_id, **kwargs)
+
+    # One mail's view (with its reply form, or the answers to an invitation) and the Write
+    # tab's form: made when first shown.
+    reading = on_demand("build_reading")
+    reader = on_demand("build_reading")
+    delete_button = on_demand("build_reading")
+    close_button = on_demand("build_reading")
+    reply_box = on_demand("build_reply_box")
+    reply_text = on_demand("build_reply_box")
+    reply_button = on_demand("build_reply_box")
+    invitation_box = on_demand("build_invitation_box")
+    accept_button = on_demand("build_invitation_box")
+    decline_button = on_demand("build_invitation_box")
+    to = on_demand("build_compose_form")
+    subject = on_demand("build_compose_form")
+    text = on_demand("build_compose_form")
+    send_button = on_demand("build_compose_form")
+
+    def build_reading(self) -> None:
         self.reader = widgets.HTML()
+        self.delete_button = widgets.Button(description=_("Delete"), icon="trash",
+                                            button_style="danger",
+                                            tooltip=_("Remove this mail from your mailbox"))
+        self.delete_button.on_click(self.delete_mail)
+        self.close_button = widgets.Button(description=_("Back"), icon="arrow-left",
+                                           tooltip=_("Back to the list"))
+        self.close_button.on_click(lambda _b: self.close_mail())
+        self.reading = widgets.VBox(layout=widgets.Layout(display="none"))
+        if self.body.children:
+            self.body.children = (*self.body.children, self.reading)
+
+    def build_reply_box(self) -> None:
         self.reply_text = widgets.Textarea(placeholder=_("Write your reply"),
                                            description=_("Reply"),
                                            layout=widgets.Layout(width="100%", height="100px"))
@@ -37,10 +73,8 @@ class Mailbox(TwinSpaceApp):
                                            tooltip=_("Answer the sender"))
         self.reply_button.on_click(self.reply)
         self.reply_box = widgets.VBox([self.reply_text, self.reply_button])
-        self.delete_button = widgets.Button(description=_("Delete"), icon="trash",
-                                            button_style="danger",
-                                            tooltip=_("Remove this mail from your mailbox"))
-        self.delete_button.on_click(self.delete_mail)
+
+    def build_invitation_box(self) -> None:
         self.accept_button = widgets.Button(description=_("Accept"), icon="check",
                                             button_style="success",
                                             tooltip=_("Join the TwinSpace"))
@@ -49,12 +83,8 @@ class Mailbox(TwinSpaceApp):
                                              tooltip=_("Decline the invitation"))
         self.decline_button.on_click(self.decline)
         self.invitation_box = widgets.HBox([self.accept_button, self.decline_button])
-        self.close_button = widgets.Button(description=_("Back"), icon="arrow-left",
-                                           tooltip=_("Back to the list"))
-        self.close_button.on_click(lambda _b: self.close_mail())
-        self.reading = widgets.VBox(layout=widgets.Layout(display="none"))
 
-        # Writing.
+    def build_compose_form(self) -> None:
         self.to = widgets.SelectMultiple(description=_("To"), options=[], rows=6)
         self.subject = widgets.Text(description=_("Subject"), placeholder=_("Subject"),
                                     layout=widgets.Layout(width="100%"))
@@ -64,13 +94,24 @@ class Mailbox(TwinSpaceApp):
                                           button_style="primary",
                                           tooltip=_("Send the mail to the chosen members"))
         self.send_button.on_click(self.send)
-        self.compose = widgets.VBox([
+        self.compose.children = [
             widgets.HTML(f"<i>{escape(_('Hold Ctrl (or Cmd) to choose several members.'))}</i>"),
             self.to, self.subject, self.text, self.send_button,
-        ])
+        ]
+        if self.may.get("send_mail", False):
+            self.guard(self.load_recipients)
 
-        self.tabs = widgets.Tab(children=[self.inbox_list, self.sent_list, self.compose])
-        super().__init__(app_id, **kwargs)
+    def _tab_opened(self, change: dict) -> None:
+        if change["new"] == 2 and not built(self, "to"):
+            self.build_compose_form()
+
+    def load_recipients(self) -> None:
+        members = self.client.get(f"spaces/{self.space}/members")["items"]
+        self.to.options = [
+            (f"{m['display_name']} ({m['name']})" if m.get("name") else m["display_name"],
+             m["name"])
+            for m in members if m.get("name")
+        ]
 
     # --- loading ----------------------------------------------------------------------
 
@@ -79,18 +120,15 @@ class Mailbox(TwinSpaceApp):
         self.sent = self.client.get("mail/sent", limit=PAGE)["items"]
         self.unread = self.client.get("mail/unread")["count"]
         if self.may.get("send_mail", False):
-            members = self.client.get(f"spaces/{self.space}/members")["items"]
-            self.to.options = [
-                (f"{m['display_name']} ({m['name']})" if m.get("name") else m["display_name"],
-                 m["name"])
-                for m in members if m.get("name")
-            ]
+            if built(self, "to"):
+                self.load_recipients()
             children = [self.inbox_list, self.sent_list, self.compose]
         else:
             children = [self.inbox_list, self.sent_list]
         self.tabs.children = children
         self._render_lists()
-        self.body.children = [widgets.HBox([self.refresh_button]), self.tabs, self.reading]
+        self.body.children = [widgets.HBox([self.refresh_button]), self.tabs,
+                              *([self.reading] if built(self, "reading") else [])]
 
     @action
     def reload(self) -> None:
@@ -169,7 +207,8 @@ class Mailbox(TwinSpaceApp):
 
     def close_mail(self) -> None:
         self.mail = None
-        self.reading.layout.display = "none"
+        if built(self, "reading"):
+            self.reading.layout.display = "none"
         self.tabs.layout.display = ""
 
     # --- actions ----------------------------------------------------------------------

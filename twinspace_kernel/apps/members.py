@@ -10,13 +10,17 @@ import ipywidgets as widgets
 from ..client import TwinSpaceError
 from ..i18n import _, ngettext
 from ..sheets import credentials_sheet
-from .base import TwinSpaceApp, action, escape, profile_link, role_label
+from .base import TwinSpaceApp, action, built, escape, on_demand, profile_link, role_label
 
 ROLE_ORDER = ("teacher_admin", "teacher", "pupil_admin", "pupil", "visitor")
 INVITABLE_ROLES = ("teacher_admin", "teacher", "visitor")
 PHOTO_SIZE = "48px"
 # Muted text with enough contrast on white (F37).
 MUTED = "color:#4a4a4a"
+# A member row's text parts: no shrinking, a widget's margin.
+CELL = "flex:none;margin:2px"
+NO_PHOTO = (f'<div aria-hidden="true" style="width:{PHOTO_SIZE};height:{PHOTO_SIZE};'
+            f'border-radius:4px;background:#d7dde5;{CELL}"></div>')
 
 
 def group_label(role: str, n: int) -> str:
@@ -59,27 +63,48 @@ class MemberRow:
         # not visitors).
         linked = member.get("kind") != "pupil" or app.may.get("view_pupil_profile", False)
         shown_name = member.get("display_name") or self.name
-        self.info = widgets.HTML(
+        person = (
             f"<b>{profile_link(app.space, self.name if linked else None, shown_name)}</b> "
             f'<span style="{MUTED}">({escape(self.name)})</span><br>'
-            f'<span style="{MUTED}">{escape(where)}</span>',
-            layout=widgets.Layout(width="340px"),
+            f'<span style="{MUTED}">{escape(where)}</span>'
         )
+        self.photo: widgets.Image | None = None
         if photo:
-            self.photo: widgets.Widget = widgets.Image(
+            self.photo = widgets.Image(
                 value=photo, layout=widgets.Layout(width=PHOTO_SIZE, height=PHOTO_SIZE,
                                                    object_fit="cover"),
             )
-        else:
-            self.photo = widgets.HTML(
-                '<div aria-hidden="true" style="width:48px;height:48px;border-radius:4px;'
-                'background:#d7dde5"></div>',
-                layout=widgets.Layout(width=PHOTO_SIZE, height=PHOTO_SIZE),
-            )
-        self.role_text = widgets.HTML(f"<span>{escape(role_label(member['role']))}</span>",
-                                      layout=widgets.Layout(width="170px"))
+        # The placeholder of a missing photo, the name and, for readers who may not change
+        # it, the role are text only: one HTML widget, laid out as the widgets they were
+        # (each its width and a widget's margin), not three.
+        parts = [] if photo else [NO_PHOTO]
+        parts.append(f'<div style="width:340px;{CELL}">{person}</div>')
+        if not admin:
+            parts.append(f'<div style="width:170px;{CELL}">'
+                         f"<span>{escape(role_label(member['role']))}</span></div>")
+        self.info = widgets.HTML(
+            '<div style="display:flex;align-items:center">' + "".join(parts) + "</div>",
+            layout=widgets.Layout(margin="0"),
+        )
+        self.app = app
+        items: list[widgets.Widget] = [self.photo] if self.photo else []
+        items.append(self.info)
+        if admin:
+            items += [self.role, self.save, self.remove]
+        self.box: widgets.Widget = (
+            widgets.HBox(items, layout=widgets.Layout(align_items="center"))
+            if len(items) > 1 else self.info
+        )
+
+    # The role tools, made only in an administrator's row (or when code asks for them).
+    role = on_demand("build_role_tools")
+    save = on_demand("build_role_tools")
+    remove = on_demand("build_role_tools")
+
+    def build_role_tools(self) -> None:
+        app = self.app
         self.role = widgets.Dropdown(
-            options=[(role_label(r), r) for r in ROLE_ORDER], value=member["role"],
+            options=[(role_label(r), r) for r in ROLE_ORDER], value=self.member["role"],
             description=_("Role"), layout=widgets.Layout(width="260px"),
         )
         self.save = widgets.Button(description=_("Save role"), icon="save",
@@ -90,9 +115,6 @@ class MemberRow:
             tooltip=_("Remove {name} from the space").format(name=self.name),
         )
         self.remove.on_click(lambda button: app.ask_remove(button, self.name))
-        items = [self.photo, self.info]
-        items += [self.role, self.save, self.remove] if admin else [self.role_text]
-        self.box = widgets.HBox(items, layout=widgets.Layout(align_items="center"))
 
 
 class Members(TwinSpaceApp):
@@ -107,8 +129,36 @@ class Members(TwinSpaceApp):
         self.removing: str | None = None
         self.last_sheet = ""
         self.home_may: dict[str, bool] = {}
+        self.pupil_buttons: dict[str, widgets.Button] = {}
 
-        # Removing a member is a two-step action.
+        super().__init__(app_id, **kwargs)
+
+    # The confirmation of a removal, the invitations (teacher administrators) and the
+    # pupils' accounts (teachers): made when first shown, for those who may use them.
+    confirm_text = on_demand("build_confirm_box")
+    confirm_remove_button = on_demand("build_confirm_box")
+    cancel_remove_button = on_demand("build_confirm_box")
+    confirm_box = on_demand("build_confirm_box")
+    invite_who = on_demand("build_invite_panel")
+    invite_role = on_demand("build_invite_panel")
+    invite_button = on_demand("build_invite_panel")
+    invite_result = on_demand("build_invite_panel")
+    invitations_box = on_demand("build_invite_panel")
+    invite_panel = on_demand("build_invite_panel")
+    pupil_names = on_demand("build_pupils_panel")
+    create_from_names_button = on_demand("build_pupils_panel")
+    pupil_count = on_demand("build_pupils_panel")
+    create_from_count_button = on_demand("build_pupils_panel")
+    created = on_demand("build_pupils_panel")
+    sheet_link = on_demand("build_pupils_panel")
+    show_sheet_button = on_demand("build_pupils_panel")
+    sheet_view = on_demand("build_pupils_panel")
+    reset_password = on_demand("build_pupils_panel")
+    reset_result = on_demand("build_pupils_panel")
+    pupils_box = on_demand("build_pupils_panel")
+    pupils_panel = on_demand("build_pupils_panel")
+
+    def build_confirm_box(self) -> None:
         self.confirm_text = widgets.HTML()
         self.confirm_remove_button = widgets.Button(description=_("Yes, remove"),
                                                     button_style="danger", icon="check")
@@ -120,7 +170,7 @@ class Members(TwinSpaceApp):
             layout=widgets.Layout(display="none"),
         )
 
-        # Invitations (teacher administrators).
+    def build_invite_panel(self) -> None:
         self.invite_who = widgets.Text(
             description=_("Who"), placeholder=_("Username or e-mail address"),
             layout=widgets.Layout(width="360px"),
@@ -145,7 +195,7 @@ class Members(TwinSpaceApp):
             self.invitations_box,
         ])
 
-        # Pupil accounts (teachers).
+    def build_pupils_panel(self) -> None:
         self.pupil_names = widgets.Textarea(
             placeholder=_("One pupil's name per line, e.g. Ana Lopez"),
             layout=widgets.Layout(width="360px", height="120px"),
@@ -177,7 +227,6 @@ class Members(TwinSpaceApp):
         )
         self.reset_result = widgets.HTML()
         self.pupils_box = widgets.VBox()
-        self.pupil_buttons: dict[str, widgets.Button] = {}
         self.pupils_panel = widgets.VBox([
             widgets.HTML(f"<h4>{escape(_('Pupil accounts'))}</h4>"),
             widgets.HTML(f'<span style="{MUTED}">' + escape(_(
@@ -196,7 +245,6 @@ class Members(TwinSpaceApp):
             self.reset_result,
             self.pupils_box,
         ])
-        super().__init__(app_id, **kwargs)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -204,7 +252,9 @@ class Members(TwinSpaceApp):
         self.home_may = home_rights(self)
         self.photos.clear()
         self.show_members()
-        children: list[widgets.Widget] = [self.members_box, self.confirm_box]
+        children: list[widgets.Widget] = [self.members_box]
+        if built(self, "confirm_box"):
+            children.append(self.confirm_box)
         if self.home_may.get("invite"):
             self.load_invitations()
             children.append(self.invite_panel)
@@ -358,10 +408,17 @@ class Members(TwinSpaceApp):
         self.confirm_text.value = "<b>" + escape(
             _("Remove {name} from the space?").format(name=name)) + "</b>"
         self.confirm_box.layout.display = ""
+        if self.confirm_box not in self.body.children:
+            # Under the list, where it always was (made on the first Remove).
+            shown = list(self.body.children)
+            at = shown.index(self.members_box) + 1 if self.members_box in shown else len(shown)
+            self.body.children = (*self.body.children[:at], self.confirm_box,
+                                  *self.body.children[at:])
 
     def hide_confirm(self) -> None:
         self.removing = None
-        self.confirm_box.layout.display = "none"
+        if built(self, "confirm_box"):
+            self.confirm_box.layout.display = "none"
 
     @action
     def confirm_remove(self) -> None:

@@ -10,7 +10,7 @@ What the member may see comes from the service; the bar only shows it.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -88,6 +88,11 @@ def usable_tools(role: str | None, state: str, account_kind: str) -> list[str]:
     return tools
 
 
+def bar_reads(space: str) -> list[tuple[str, dict]]:
+    """What the bar reads besides its page: the member, their spaces, the space's pages."""
+    return [("me", {}), ("spaces", {}), (f"spaces/{space}/pages", {})]
+
+
 def with_query(url: str, **params: str) -> str:
     """`url` with `params` added to its query string."""
     return url + ("&" if "?" in url else "?") + urlencode(params)
@@ -128,8 +133,10 @@ class Navigation(TwinSpaceApp):
         self.tool = tool
         self.member = member
         self.page: dict | None = None
-        # A page the caller has just read (the shell's swap): not read a second time.
+        # A page the caller has just read (the shell's swap): not read a second time, and
+        # the bar's other reads, which the caller started meanwhile.
         self.known_page: dict | None = None
+        self.started_reads: list[Future] | None = None
         self.base_url = base_url or server_prefix()
         self.hub_url = hub_url or hub_address()
         self.bar = widgets.HTML()
@@ -167,14 +174,15 @@ class Navigation(TwinSpaceApp):
         else:
             context = (f"spaces/{self.space_slug}", {"section": self.section})
         known, self.known_page = self.known_page, None
-        reads = [("me", {}), ("spaces", {}), (f"spaces/{self.space_slug}/pages", {})]
-        if known is None:
-            reads.insert(0, context)
-        # Independent reads at once: a page opens as soon as its bar is drawn.
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            calls = [pool.submit(self.client.get, path, **params) for path, params in reads]
-            answers = [call.result() for call in calls]
-        found, me, spaces, pages = [known, *answers] if known is not None else answers
+        started, self.started_reads = self.started_reads, None
+        if known is not None and started is not None:
+            found, me, spaces, pages = known, *(call.result() for call in started)
+        else:
+            # Independent reads at once: a page opens as soon as its bar is drawn.
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                calls = [pool.submit(self.client.get, path, **params)
+                         for path, params in [context, *bar_reads(self.space_slug)]]
+                found, me, spaces, pages = (call.result() for call in calls)
         spaces, pages = spaces["items"], pages["items"]
         if self.page_id is not None:
             self.page = found
@@ -191,10 +199,14 @@ class Navigation(TwinSpaceApp):
                                                client=self.client)]
         self.arrange()
 
-    def go(self, page: dict) -> None:
+    def go(self, page: dict, started_reads: list[Future] | None = None) -> None:
         """Become the bar of `page`, just read from the service (the member view's shell
-        moves between pages in place); any open tools of the previous page go."""
+        moves between pages in place); any open tools of the previous page go.
+
+        started_reads: `bar_reads(page["space"])` already under way, in that order.
+        """
         self.page_id, self.known_page, self.page = int(page["id"]), page, None
+        self.started_reads = started_reads
         self.space_slug, self.section = page["space"], page["section"]
         self.tool = self.member = ""
         self.managing = False

@@ -15,8 +15,10 @@ from .base import (
     BANNER_STYLES,
     TwinSpaceApp,
     action,
+    built,
     escape,
     hub_url,
+    on_demand,
     profile_link,
     refusal_text,
     role_label,
@@ -114,9 +116,6 @@ class PersonalData(widgets.VBox):
         self.download_button = widgets.Button(description=download_text, icon="download",
                                               layout=widgets.Layout(width="auto"))
         self.download_button.on_click(lambda b: app.download_data(b, self))
-        self.progress = widgets.IntProgress(value=0, min=0, max=1,
-                                            description=_("Downloading"),
-                                            layout=widgets.Layout(display="none"))
         self.result = widgets.HTML()
         self.confirm = widgets.Text(placeholder=confirm_hint,
                                     layout=widgets.Layout(width="320px"))
@@ -125,13 +124,24 @@ class PersonalData(widgets.VBox):
                                            button_style="danger",
                                            layout=widgets.Layout(width="auto"))
         self.erase_button.on_click(lambda b: app.erase_data(b, self))
+        self.download_row = widgets.HBox([self.download_button])
         self.children = [
             widgets.HTML(f"<h4>{escape(heading)}</h4>"),
-            widgets.HBox([self.download_button, self.progress]),
+            self.download_row,
             self.result,
             widgets.HTML(f'<p style="{MUTED}">{escape(explain)}</p>'),
             widgets.HBox([self.confirm, self.erase_button]),
         ]
+
+
+    # The progress bar, hidden until a download starts: made then.
+    progress = on_demand("build_progress")
+
+    def build_progress(self) -> None:
+        self.progress = widgets.IntProgress(value=0, min=0, max=1,
+                                            description=_("Downloading"),
+                                            layout=widgets.Layout(display="none"))
+        self.download_row.children = [self.download_button, self.progress]
 
 
 class Profile(TwinSpaceApp):
@@ -175,8 +185,6 @@ class Profile(TwinSpaceApp):
         self.save_button = widgets.Button(description=_("Save my profile"), icon="save",
                                           button_style="primary")
         self.save_button.on_click(self.save)
-        self.my_photo = widgets.Image(layout=widgets.Layout(width=PHOTO_SIZE, height=PHOTO_SIZE,
-                                                            display="none"))
         self.no_photo = widgets.HTML(f"<i>{escape(_('No photo yet.'))}</i>")
         self.photo_upload = widgets.FileUpload(
             accept="image/*", multiple=False, description=_("Choose a photo"), icon="upload",
@@ -184,9 +192,7 @@ class Profile(TwinSpaceApp):
         )
         self.photo_upload.observe(self._photo_chosen, names="value")
         self.photo_limit = widgets.HTML()
-        self.remove_photo_button = widgets.Button(description=_("Remove photo"), icon="trash",
-                                                  layout=widgets.Layout(display="none"))
-        self.remove_photo_button.on_click(self.remove_photo)
+        self.photo_row = widgets.HBox([self.photo_upload])
         my_fields = []
         for name in ACCOUNT_FIELDS:
             my_fields += [widgets.Label(account_label(name)), self.account_editors[name]]
@@ -196,8 +202,8 @@ class Profile(TwinSpaceApp):
         self.my_data_box = widgets.VBox()
         self.my_box = widgets.VBox([
             widgets.HTML(f"<h4>{escape(_('My photo'))}</h4>"),
-            self.my_photo, self.no_photo,
-            widgets.HBox([self.photo_upload, self.remove_photo_button]),
+            self.no_photo,
+            self.photo_row,
             self.photo_limit,
             widgets.HTML(f'<p style="{MUTED}">' + escape(_(
                 "Location data is removed from photos. Pupils' profiles are seen only by "
@@ -207,10 +213,83 @@ class Profile(TwinSpaceApp):
             self.my_data_box,
         ])
 
-        # --- Browse profiles ----------------------------------------------------------
+        # --- Browse profiles: filled when the tab is first opened (or a member asked for).
+        self.member_data: PersonalData | None = None
+        self.browse_box = widgets.VBox()
+
+        self.tabs = widgets.Tab(children=[self.my_box, self.browse_box],
+                                titles=(_("My profile"), _("Browse profiles")))
+        self.tabs.observe(self._tab_opened, names="selected_index")
+        super().__init__(app_id, **kwargs)
+
+    # My photo and its Remove button, hidden while I have no photo: made with the first.
+    my_photo = on_demand("build_my_photo")
+    remove_photo_button = on_demand("build_my_photo")
+
+    def build_my_photo(self) -> None:
+        self.my_photo = widgets.Image(layout=widgets.Layout(width=PHOTO_SIZE, height=PHOTO_SIZE,
+                                                            display="none"))
+        self.remove_photo_button = widgets.Button(description=_("Remove photo"), icon="trash",
+                                                  layout=widgets.Layout(display="none"))
+        self.remove_photo_button.on_click(self.remove_photo)
+        self.photo_row.children = [self.photo_upload, self.remove_photo_button]
+        # Above "No photo yet.", where it always was.
+        at = list(self.my_box.children).index(self.no_photo)
+        self.my_box.children = (*self.my_box.children[:at], self.my_photo,
+                                *self.my_box.children[at:])
+
+    picker = on_demand("build_browse")
+    member_box = on_demand("build_browse")
+
+    def build_browse(self) -> None:
+        """The Browse profiles tab: the members to pick from, then the one picked."""
         self.picker = widgets.Dropdown(description=_("Member"), options=[], value=None,
                                        layout=widgets.Layout(width="420px"))
         self.picker.observe(self._member_picked, names="value")
+        self.member_box = widgets.VBox()
+        self.browse_box.children = [self.picker, self.member_box]
+        if self.client is not None and self.space:
+            self.load_members()
+
+    def _tab_opened(self, change: dict) -> None:
+        if change["new"] == 1 and not built(self, "picker"):
+            self.clear_notice()
+            self.guard(self.build_browse)
+
+    def load_members(self) -> None:
+        """The space's members in the picker, nobody opened."""
+        members = self.client.get(f"spaces/{self.space}/members")["items"]
+        options = [
+            (f"{m.get('display_name') or m['name']} — {role_label(m['role'])}", m["name"])
+            for m in sorted(members, key=lambda x: (x.get("display_name") or "").lower())
+            if m.get("name")
+        ]
+        # New options would select the first member: nobody is opened until asked for.
+        self._quiet = True
+        try:
+            self.picker.options = options
+            self.picker.value = None
+        finally:
+            self._quiet = False
+        self.current = None
+        self.member_box.children = []
+
+    # A member's card, wall and mail form: made when the first member is opened.
+    card = on_demand("build_member_view")
+    photo = on_demand("build_member_view")
+    wall_list = on_demand("build_member_view")
+    wall_text = on_demand("build_member_view")
+    wall_button = on_demand("build_member_view")
+    wall_more_button = on_demand("build_member_view")
+    wall_form = on_demand("build_member_view")
+    wall_box = on_demand("build_member_view")
+    mail_subject = on_demand("build_member_view")
+    mail_body = on_demand("build_member_view")
+    mail_button = on_demand("build_member_view")
+    mail_title = on_demand("build_member_view")
+    mail_box = on_demand("build_member_view")
+
+    def build_member_view(self) -> None:
         self.card = widgets.HTML()
         self.photo = widgets.Image(layout=widgets.Layout(width=PHOTO_SIZE, height=PHOTO_SIZE,
                                                          display="none"))
@@ -238,13 +317,6 @@ class Profile(TwinSpaceApp):
         self.mail_title = widgets.HTML()
         self.mail_box = widgets.VBox([self.mail_title, self.mail_subject, self.mail_body,
                                       self.mail_button])
-        self.member_box = widgets.VBox()
-        self.member_data: PersonalData | None = None
-        self.browse_box = widgets.VBox([self.picker, self.member_box])
-
-        self.tabs = widgets.Tab(children=[self.my_box, self.browse_box],
-                                titles=(_("My profile"), _("Browse profiles")))
-        super().__init__(app_id, **kwargs)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -263,27 +335,19 @@ class Profile(TwinSpaceApp):
             self.my_data_box.children = [PersonalData(
                 self, whose=self.me["name"], export_path="me/export", erase_path="me",
                 own=True)]
-        members = self.client.get(f"spaces/{self.space}/members")["items"]
-        options = [
-            (f"{m.get('display_name') or m['name']} — {role_label(m['role'])}", m["name"])
-            for m in sorted(members, key=lambda x: (x.get("display_name") or "").lower())
-            if m.get("name")
-        ]
         wanted = self.current or self.start_member
-        # New options would select the first member: nobody is opened until asked for.
-        self._quiet = True
-        try:
-            self.picker.options = options
-            self.picker.value = None
-        finally:
-            self._quiet = False
         self.current = None
-        self.member_box.children = []
+        if built(self, "picker"):
+            self.load_members()
+        elif wanted:
+            self.build_browse()
         self.body.children = [self.tabs]
-        if wanted and wanted in {value for _label, value in options}:
+        if not wanted:
+            return
+        if wanted in {value for _label, value in self.picker.options}:
             self.tabs.selected_index = 1
             self.picker.value = wanted  # opens them through the observer
-        elif wanted:
+        else:
             self.notice(_("{name} is not a member of this space.").format(name=wanted), "error")
 
     def show_my_profile(self, profile: dict) -> None:
@@ -307,9 +371,13 @@ class Profile(TwinSpaceApp):
                 data = None
         if data:
             self.my_photo.value = data
-        self.my_photo.layout.display = "" if data else "none"
         self.no_photo.layout.display = "none" if data else ""
-        self.remove_photo_button.layout.display = "" if has_photo else "none"
+        if built(self, "my_photo"):
+            self.my_photo.layout.display = "" if data else "none"
+            self.remove_photo_button.layout.display = "" if has_photo else "none"
+        elif has_photo:
+            # A photo the service has but could not send: it can still be removed.
+            self.remove_photo_button.layout.display = ""
 
     def _member_picked(self, change: dict) -> None:
         if self._quiet:

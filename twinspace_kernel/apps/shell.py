@@ -17,6 +17,7 @@ import builtins
 import logging
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from ..client import TwinSpaceClient, TwinSpaceError
 from ..i18n import _
 from . import APPS, TOOLS
 from .base import escape
-from .navigation import Navigation
+from .navigation import Navigation, bar_reads
 
 log = logging.getLogger("twinspace.shell")
 # To the kernel's own log, never into a page: a cell's output is captured while it runs.
@@ -43,6 +44,8 @@ log.propagate = False
 # Seconds the browser waits for a page before it loads the address itself (a dead or culled
 # kernel never answers; a busy one answers late, so this is generous).
 TIMEOUT_MS = int(os.environ.get("TWINSPACE_SHELL_TIMEOUT_MS", "10000"))
+# The navigation bar's reads, made while a page's cells run.
+READS = ThreadPoolExecutor(max_workers=3, thread_name_prefix="twinspace-shell")
 
 
 def page_title(page: dict) -> str:
@@ -104,9 +107,13 @@ class Shell(anywidget.AnyWidget):
         except (TwinSpaceError, OSError, ValueError) as e:
             log.info("page %s is not shown in place: %s", page_id, e)
             return None
+        # The bar's reads go out while the page's cells run.
+        bar = [READS.submit(self.client.get, path, **params)
+               for path, params in bar_reads(page["space"])]
+        children = self.build(page, notebook)
         # The bar first: its current link is right when the new content appears.
-        self.nav.go(page)
-        self.content.children = self.build(page, notebook)
+        self.nav.go(page, started_reads=bar)
+        self.content.children = children
         self.page = page_id
         return {**page, "_old": old}
 

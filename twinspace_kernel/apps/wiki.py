@@ -8,7 +8,7 @@ import ipywidgets as widgets
 
 from ..client import Conflict
 from ..i18n import _
-from .base import TwinSpaceApp, action, escape
+from .base import TwinSpaceApp, action, built, escape, on_demand
 from .discussion import author_name, button, meta_html, note, show, tag, when
 
 PRE_STYLE = (
@@ -63,8 +63,52 @@ class Wiki(TwinSpaceApp):
         # The list of pages and the form to create one.
         self.pages_box = widgets.VBox()
         self.empty = widgets.HTML(note(_("No pages yet.")))
+        super().__init__(app_id, **kwargs)
+
+    # "More pages" (a wiki with more pages than one list), the form for a new page (for
+    # those who may write) and the view of one page with its history: made when first
+    # shown.
+    older_pages_button = on_demand("build_older_pages_button")
+    new_title = on_demand("build_create_box")
+    new_text = on_demand("build_create_box")
+    create_button = on_demand("build_create_box")
+    create_box = on_demand("build_create_box")
+    back_button = on_demand("build_page_view")
+    page_header = on_demand("build_page_view")
+    view = on_demand("build_page_view")
+    edit_button = on_demand("build_page_view")
+    read_box = on_demand("build_page_view")
+    history_box = on_demand("build_page_view")
+    tabs = on_demand("build_page_view")
+    # In one page's view, the editor (hidden until Edit) and the History tab's content are
+    # made when first opened.
+    conflict_message = on_demand("build_edit_box")
+    theirs_label = on_demand("build_edit_box")
+    theirs = on_demand("build_edit_box")
+    theirs_box = on_demand("build_edit_box")
+    yours_label = on_demand("build_edit_box")
+    editor = on_demand("build_edit_box")
+    yours_box = on_demand("build_edit_box")
+    conflict_diff = on_demand("build_edit_box")
+    summary = on_demand("build_edit_box")
+    save_button = on_demand("build_edit_box")
+    cancel_button = on_demand("build_edit_box")
+    edit_box = on_demand("build_edit_box")
+    history_table = on_demand("build_history")
+    older_revisions_button = on_demand("build_history")
+    diff_from = on_demand("build_history")
+    diff_to = on_demand("build_history")
+    compare_button = on_demand("build_history")
+    diff_view = on_demand("build_history")
+    revert_choice = on_demand("build_history")
+    revert_button = on_demand("build_history")
+    revert_box = on_demand("build_history")
+
+    def build_older_pages_button(self) -> None:
         self.older_pages_button = button(_("More pages"), "chevron-down",
                                          callback=self.load_more_pages)
+
+    def build_create_box(self) -> None:
         self.new_title = widgets.Text(description=_("Title"),
                                       placeholder=_("The new page's title"),
                                       layout=widgets.Layout(width="100%"))
@@ -79,17 +123,24 @@ class Wiki(TwinSpaceApp):
             self.create_button,
         ])
 
-        # One page: reading and editing.
+    def build_page_view(self) -> None:
         self.back_button = button(_("All pages"), "arrow-left", callback=self.back_to_list)
         self.page_header = widgets.HTML()
         self.view = widgets.HTML()
         self.edit_button = button(_("Edit"), "pencil", callback=lambda _b: self.start_edit())
+        self.read_box = widgets.VBox([self.view, self.edit_button])
+        self.history_box = widgets.VBox()
+        self.tabs = widgets.Tab(children=[self.read_box, self.history_box])
+        self.tabs.titles = (_("Page"), _("History"))
+        self.tabs.observe(self._tab_opened, names="selected_index")
+
+    def build_edit_box(self) -> None:
         self.conflict_message = widgets.HTML()
         self.theirs_label = widgets.HTML()
         self.theirs = widgets.Textarea(disabled=True,
                                        layout=widgets.Layout(width="100%", height="260px"))
         self.theirs_box = widgets.VBox([self.theirs_label, self.theirs],
-                                       layout=widgets.Layout(width="50%"))
+                                       layout=widgets.Layout(width="50%", display="none"))
         self.yours_label = widgets.HTML(tag("b", _("Your text")))
         self.editor = widgets.Textarea(
             placeholder=_("The page's text (Markdown)…"),
@@ -109,10 +160,10 @@ class Wiki(TwinSpaceApp):
             self.conflict_diff,
             self.summary,
             widgets.HBox([self.save_button, self.cancel_button]),
-        ])
-        self.read_box = widgets.VBox([self.view, self.edit_button, self.edit_box])
+        ], layout=widgets.Layout(display="none"))
+        self.read_box.children = [self.view, self.edit_button, self.edit_box]
 
-        # One page: its history.
+    def build_history(self) -> None:
         self.history_table = widgets.HTML()
         self.older_revisions_button = button(_("Older revisions"), "chevron-down",
                                              callback=self.load_older_revisions)
@@ -125,16 +176,21 @@ class Wiki(TwinSpaceApp):
         self.revert_button = button(_("Revert to this revision"), "undo", "warning",
                                     callback=self.revert)
         self.revert_box = widgets.HBox([self.revert_choice, self.revert_button])
-        self.history_box = widgets.VBox([
+        show(self.revert_box, self.may_edit)
+        self.history_box.children = [
             self.history_table, self.older_revisions_button,
             widgets.HTML(tag("h4", _("Compare two revisions"))),
             widgets.HBox([self.diff_from, self.diff_to, self.compare_button]),
             self.diff_view,
             self.revert_box,
-        ])
-        self.tabs = widgets.Tab(children=[self.read_box, self.history_box])
-        self.tabs.titles = (_("Page"), _("History"))
-        super().__init__(app_id, **kwargs)
+        ]
+        if self.page is not None and self.client is not None:
+            self.load_history()
+
+    def _tab_opened(self, change: dict) -> None:
+        if change["new"] == 1 and not built(self, "history_table"):
+            self.clear_notice()
+            self.guard(self.build_history)
 
     @property
     def may_edit(self) -> bool:
@@ -150,10 +206,12 @@ class Wiki(TwinSpaceApp):
         self.show_list()
 
     def show_list(self) -> None:
-        show(self.older_pages_button, self.pages_next is not None)
+        more = self.pages_next is not None or built(self, "older_pages_button")
+        if more:
+            show(self.older_pages_button, self.pages_next is not None)
         show(self.empty, not self.pages_box.children)
         self.body.children = (
-            [self.empty, self.pages_box, self.older_pages_button]
+            [self.empty, self.pages_box] + ([self.older_pages_button] if more else [])
             + ([self.create_box] if self.may_edit else [])
         )
 
@@ -209,11 +267,13 @@ class Wiki(TwinSpaceApp):
         self.render_page()
         self.end_edit()
         self.tabs.selected_index = 0
-        self.diff_view.value = ""
         show(self.edit_button, self.may_edit)
-        show(self.revert_box, self.may_edit)
         self.body.children = [self.back_button, self.page_header, self.tabs]
-        self.load_history()
+        if built(self, "history_table"):
+            # Already opened once: kept current (else it loads when first opened).
+            self.diff_view.value = ""
+            show(self.revert_box, self.may_edit)
+            self.load_history()
 
     def render_page(self) -> None:
         page = self.page
@@ -233,9 +293,10 @@ class Wiki(TwinSpaceApp):
         show(self.edit_button, False)
 
     def end_edit(self) -> None:
-        self.show_conflict(None)
         self.base_revision = None
-        show(self.edit_box, False)
+        if built(self, "edit_box"):
+            self.show_conflict(None)
+            show(self.edit_box, False)
         show(self.edit_button, self.may_edit)
 
     def cancel_edit(self, _button=None) -> None:
@@ -258,7 +319,8 @@ class Wiki(TwinSpaceApp):
         self.page = page
         self.render_page()
         self.end_edit()
-        self.load_history()
+        if built(self, "history_table"):
+            self.load_history()
         if stored:
             self.notice(_("Saved as revision {n}.").format(n=page["revision"]), "success")
         else:
