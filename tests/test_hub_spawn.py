@@ -23,7 +23,7 @@ import requests
 from hubharness import ACCESS_SCOPE
 from hubproc import ROOT, USER_ENV, TwinSpaceHub, browser_login, isolated_hub
 from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
+from tornado.websocket import WebSocketClosedError, websocket_connect
 from twinspace_hub.spawner import (
     SpawnException,
     TwinSpaceSpawner,
@@ -211,9 +211,8 @@ class Browser:
             headers={"Cookie": cookies, "Sec-Fetch-Mode": "websocket"},
             request_timeout=60,
         )
-        ws = await websocket_connect(request, max_message_size=256 * 2**20)
         msg_id = uuid.uuid4().hex
-        ws.write_message(json.dumps({
+        request_message = json.dumps({
             "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name,
                        "session": uuid.uuid4().hex, "version": "5.3"},
             "parent_header": {},
@@ -222,7 +221,17 @@ class Browser:
                         "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
             "channel": "shell",
             "buffers": [],
-        }))
+        })
+        for attempt in range(3):
+            ws = await websocket_connect(request, max_message_size=256 * 2**20)
+            try:
+                ws.write_message(request_message)
+                break
+            except WebSocketClosedError:
+                # The server closes a new connection whose kernel did not answer its first
+                # kernel_info in time (a loaded machine): nothing was sent, connect again.
+                if attempt == 2:
+                    raise
         out: list[str] = []
         deadline = time.monotonic() + timeout
         try:
