@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from importlib import import_module
 
 from ..client import TwinSpaceClient, TwinSpaceError
@@ -87,11 +88,17 @@ class PendingApp(TwinSpaceApp):
         self.body.children = [app_class(kind)(self.app_id, client=self.client)]
 
 
+# Contexts of the applications of a page about to be shown, read all at once by whoever
+# shows the page (the member view's shell): app id -> the read under way.
+contexts_ahead: dict[int, Future] = {}
+
+
 def show(app_id: int, *, client: TwinSpaceClient | None = None) -> TwinSpaceApp:
     """The application with id `app_id`, whatever its kind (what page cells call)."""
     try:
         client = client or TwinSpaceClient()
-        context = client.get(f"apps/{app_id}")
+        ahead = contexts_ahead.pop(app_id, None)
+        context = ahead.result() if ahead is not None else client.get(f"apps/{app_id}")
     except TwinSpaceError:
         return PendingApp(app_id, client=client)
     if context["kind"] not in APPS:

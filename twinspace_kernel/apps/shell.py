@@ -32,7 +32,7 @@ from ipywidgets.widgets.widget import _instances
 from .. import page_view
 from ..client import TwinSpaceClient, TwinSpaceError
 from ..i18n import _
-from . import APPS, TOOLS
+from . import APPS, TOOLS, contexts_ahead
 from .base import escape
 from .navigation import Navigation, bar_reads
 
@@ -44,8 +44,8 @@ log.propagate = False
 # Seconds the browser waits for a page before it loads the address itself (a dead or culled
 # kernel never answers; a busy one answers late, so this is generous).
 TIMEOUT_MS = int(os.environ.get("TWINSPACE_SHELL_TIMEOUT_MS", "10000"))
-# The navigation bar's reads, made while a page's cells run.
-READS = ThreadPoolExecutor(max_workers=3, thread_name_prefix="twinspace-shell")
+# The navigation bar's reads and the applications' contexts, made while a page's cells run.
+READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="twinspace-shell")
 
 
 def page_title(page: dict) -> str:
@@ -133,13 +133,19 @@ class Shell(anywidget.AnyWidget):
         self.namespace = {"__name__": "__main__", "__builtins__": builtins,
                           "display": display, "get_ipython": get_ipython}
         self.enter_folder(page)
+        # The page's applications read their contexts at once, not one after another.
+        contexts_ahead.update({app["id"]: READS.submit(self.client.get, f"apps/{app['id']}")
+                               for app in page.get("apps", [])})
         children: list[widgets.Widget] = []
-        for cell in page_view.shown_cells(notebook):
-            source = page_view.cell_source(cell)
-            if cell.get("cell_type") == "markdown":
-                children.append(markdown_widget(source))
-            elif cell.get("cell_type") == "code" and source.strip():
-                children.append(self.code_widget(page, source))
+        try:
+            for cell in page_view.shown_cells(notebook):
+                source = page_view.cell_source(cell)
+                if cell.get("cell_type") == "markdown":
+                    children.append(markdown_widget(source))
+                elif cell.get("cell_type") == "code" and source.strip():
+                    children.append(self.code_widget(page, source))
+        finally:
+            contexts_ahead.clear()  # an application the notebook does not show
         return children
 
     def code_widget(self, page: dict, source: str) -> widgets.Output:
