@@ -215,6 +215,10 @@ def test_a_pupil_browses_the_space(world, browser):
     page.wait_for_selector(".twinspace-members >> text=Cleo Diaz")
     page.wait_for_selector(".twinspace-blog")
     assert page.url == world.view_url(pupil["name"], f"page/{home['id']}")
+    # The calendar's weeks without events are one widget each, across the month's columns.
+    grid = page.locator(".twinspace-calendar .widget-gridbox").first.bounding_box()
+    weekdays = page.locator(".twinspace-calendar .ts-calendar-row").first.bounding_box()
+    assert weekdays["width"] > 0.9 * grid["width"], (weekdays, grid)
     nav = page.locator("nav.ts-nav")
     assert nav.get_attribute("aria-label") == "TwinSpace"
     sections = nav.locator(".ts-sections a")

@@ -27,6 +27,10 @@ GRID_COLUMNS = "repeat(7, minmax(5em, 1fr))"
 GRID_GAP = "2px"
 # A day without events drawn inside a week's HTML: what a day's own widget looks like (its
 # padding, plus the margin its label would have, and its border).
+# A row spans the month's grid (the browser's widgets ignore a Layout's grid_column), its
+# content as wide as the row.
+ROW_STYLE = ("<style>.twinspace-calendar .ts-calendar-row{grid-column:1 / -1}"
+             ".twinspace-calendar .ts-calendar-row .widget-html-content{flex:1 1 auto}</style>")
 QUIET_DAY_STYLE = "min-height:5em;padding:4px;border:1px solid #cfcfcf;box-sizing:border-box"
 
 
@@ -216,6 +220,7 @@ class Calendar(TwinSpaceApp):
         cells: list[widgets.Widget] = [self.grid_row(
             f'<div style="margin:2px"><b>{escape(name)}</b></div>' for name in weekday_names()
         )]
+        cells[0].value = ROW_STYLE + cells[0].value
         self.day_cells = {}
         for week in weeks:
             if self.today in week or any(self.covers(e, day) for e in self.events
@@ -235,10 +240,12 @@ class Calendar(TwinSpaceApp):
     @staticmethod
     def grid_row(cells: Iterable[str]) -> widgets.HTML:
         """Seven cells as one widget across the month's grid, in the same columns."""
-        return widgets.HTML(
+        row = widgets.HTML(
             f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:{GRID_GAP}">'
             + "".join(cells) + "</div>",
-            layout=widgets.Layout(grid_column="1 / -1", margin="0"))
+            layout=widgets.Layout(margin="0"))
+        row.add_class("ts-calendar-row")
+        return row
 
     def day_label(self, day: dt.date) -> str:
         """A day's number (today marked; days of other months muted)."""
