@@ -99,12 +99,16 @@ def test_a_closed_teachers_page_stops_supervising_within_seconds(world, browser)
     r = post("Is anyone there?")
     assert r.status_code == 403 and r.json()["message"] == SUPERVISED
 
-    # The teacher opens the chat: while the page is open the pupil may write.
+    # The teacher opens the chat from Home (the view's shell shows it in place): while the
+    # page is open the pupil may write.
     page = browser_log_in(browser, world, world.founder, PASSWORD)
-    [chat_page] = world.call("GET", f"spaces/{world.slug}/pages", world.teacher,
-                             params={"section": "chat"})["items"]
-    page.goto(world.view_url(world.founder, f"page/{chat_page['id']}"))
-    page.wait_for_selector(".twinspace-chat >> text=In the room now: Fiona Founder")
+    page.wait_for_selector("nav.ts-nav")
+
+    def open_chat() -> None:
+        page.locator("nav.ts-nav .ts-sections a", has_text="Chat").click()
+        page.wait_for_selector(".twinspace-chat >> text=In the room now: Fiona Founder")
+
+    open_chat()
     wait_for(teacher_present, "the teacher is in the room")
     # Well past the presence period, the open page (its browser's heartbeats) keeps the
     # teacher in, with no action of theirs.
@@ -115,6 +119,15 @@ def test_a_closed_teachers_page_stops_supervising_within_seconds(world, browser)
     r = post("Hello Ms Founder!")
     assert r.status_code == 201, r.text
     page.wait_for_selector(".twinspace-chat >> text=Hello Ms Founder!")  # live, on screen
+
+    # Back to Home in the same view: the chat's widgets are closed and the teacher leaves
+    # the room at once; the chat again, and the teacher is back.
+    page.locator("nav.ts-nav .ts-sections a", has_text="Home").click()
+    page.wait_for_selector(".ts-shell-content .twinspace-members")
+    wait_for(lambda: not teacher_present(), "the teacher left the room with the page",
+             timeout=seconds)
+    open_chat()
+    wait_for(teacher_present, "the teacher is in the room again")
 
     # The teacher closes the browser: the page's kernel lives on (until it is culled), its
     # chat still long-polling, yet within seconds the pupil is refused again, politely.
