@@ -121,6 +121,17 @@ def test_hostile_titles_and_markdown_run_nothing(world, browser):
     assert page.locator("[onerror], [ontoggle]").count() == 0
     assert page.locator("a[href^='javascript']").count() == 0
     assert_nothing_ran(page, dialogs)
+    # The same page shown in place by the view's shell (Home, then Back): the kernel
+    # sanitizes the Markdown itself; nothing runs there either.
+    page.locator("nav.ts-nav .ts-sections a", has_text="Home").click()
+    page.wait_for_selector(".ts-shell-content .twinspace-members")
+    page.go_back()
+    page.wait_for_selector(".ts-shell-content h1:has-text('onerror=\"window.__xss=1')")
+    page.wait_for_selector(".ts-shell-content >> text=Teacher note")
+    assert page.locator(".ts-shell-content b:has-text('bold stays')").count() == 1
+    assert page.locator("[onerror], [ontoggle]").count() == 0
+    assert page.locator("a[href^='javascript']").count() == 0
+    assert_nothing_ran(page, dialogs)
     page.context.close()
 
     # The public view: anyone reads the published page.
