@@ -61,8 +61,9 @@ def widgets_of(shell: Shell) -> set[str]:
 def swap(shell: Shell, page_id: int) -> dict:
     shown = shell.show(page_id)
     assert shown is not None
-    shell.close_old(shown["_old"])
-    return shown
+    page, old = shown
+    shell.close_old(old)
+    return page
 
 
 def test_a_swap_shows_the_page_under_its_bar_and_closes_the_old_one(world, volume, shells):

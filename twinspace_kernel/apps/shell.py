@@ -90,16 +90,15 @@ class Shell(anywidget.AnyWidget):
         if shown is None:
             self.send({"type": "failed", "seq": seq})
             return
-        self.send({"type": "shown", "seq": seq, "page": page_id, "title": page_title(shown)})
-        self.close_old(shown["_old"])
+        page, old = shown
+        self.send({"type": "shown", "seq": seq, "page": page_id, "title": page_title(page)})
+        self.close_old(old)
 
-    def show(self, page_id: int) -> dict | None:
-        """Show page `page_id` in place of the current one; None when it cannot be shown here
-        (refused, gone, no notebook yet): the server then answers the address.
-
-        The old page's widgets are returned (as "_old"), to be closed once the browser knows
-        the new page's title.
-        """
+    def show(self, page_id: int) -> tuple[dict, set[str]] | None:
+        """Show page `page_id` in place of the current one: the page, and the old page's
+        widgets, to be closed once the browser has the new page's title. None when it
+        cannot be shown here (refused, gone, no notebook yet): the server then answers the
+        address."""
         old = set(_instances) - self.keep
         try:
             page = self.client.get(f"pages/{page_id}")
@@ -115,7 +114,7 @@ class Shell(anywidget.AnyWidget):
         self.nav.go(page, started_reads=bar)
         self.content.children = children
         self.page = page_id
-        return {**page, "_old": old}
+        return page, old
 
     def close_old(self, old: set[str]) -> None:
         """Close what the old page made (its apps, their inner widgets, widgets its callbacks
