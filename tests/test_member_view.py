@@ -365,6 +365,18 @@ def test_tools_are_linked_by_role_and_refused_to_strangers(world, browser):
     page.wait_for_selector("nav.ts-nav .ts-tools a")
     assert page.locator("nav.ts-nav .ts-tools a").all_inner_texts() == [
         "My profile", "Moderation", "Quality report", "Space settings", "New space"]
+    # A tool, then a page from its bar: the tool's page hosts the shell too, so the page is
+    # shown in place (same document) and the tool's widgets are gone.
+    page.locator("nav.ts-nav .ts-tools a", has_text="Quality report").click()
+    page.wait_for_url("**/twinspace/tool/report/*")  # of the space the founder landed in
+    page.wait_for_selector(".twinspace-app")
+    page.evaluate("window.__sameDocument = true")
+    page.locator("nav.ts-nav .ts-sections a", has_text="Home").click()
+    page.wait_for_selector(".ts-shell-content .twinspace-members")
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.locator("nav.ts-nav .ts-tools a[aria-current=page]").count() == 0
+    assert page.locator("nav.ts-nav .ts-sections a[aria-current=page]").all_inner_texts() \
+        == ["Home"]
     # An address naming no tool: the bar, no section current, and a polite sentence.
     page.goto(world.view_url(world.founder, f"tool/no-such-tool/{world.slug}"))
     page.wait_for_selector("text=This page does not exist (any more)")

@@ -284,8 +284,9 @@ def add_navigation(handler, notebook, cwd):
         target += f", tool={tool!r}"
         if page["params"].get("member"):
             target += f", member={page['params']['member']!r}"
-    # A page opened in the shell, which shows the next pages in place (its first cell).
-    in_shell = bool(page.get("shell")) and page.get("id") is not None and not tool
+    # A page or a tool opened in the shell, which shows the next pages in place (its first
+    # cell); a section without pages keeps its own render (its Manage pages makes the first).
+    in_shell = bool(page.get("shell")) and (page.get("id") is not None or bool(tool))
     cell = nbformat.v4.new_code_cell(navigation_source(
         target, page["language"], handler.base_url,
         url_path_join(os.environ.get("JUPYTERHUB_BASE_URL", "/"), "hub/"),
@@ -465,7 +466,7 @@ class ToolHandler(VoilaHandler, ViewHandler):
             del params["member"]  # their own profile: "My profile" is the current tool
         self.twinspace_page = {"id": None, "space": slug, "section": "home", "tool": tool,
                                "params": params, "title": space["title"],
-                               "language": self.language_of(me)}
+                               "language": self.language_of(me), "shell": self.view.shell}
         async for html in self.get_generator(path=InMemoryNotebook.NAME):
             self.write(html)
             self.flush()

@@ -60,15 +60,16 @@ class Shell(anywidget.AnyWidget):
     prefix = traitlets.Unicode().tag(sync=True)
     timeout_ms = traitlets.Int(TIMEOUT_MS).tag(sync=True)
 
-    def __init__(self, page_id: int, *, space: str, section: str, base_url: str,
-                 hub_url: str, client: TwinSpaceClient | None = None,
-                 spaces_dir: str | None = None) -> None:
-        super().__init__(page=int(page_id),
+    def __init__(self, page_id: int | None, *, space: str, section: str, base_url: str,
+                 hub_url: str, tool: str = "", member: str = "",
+                 client: TwinSpaceClient | None = None, spaces_dir: str | None = None) -> None:
+        # page 0: a tool of the view (`tool`), whose own cell follows the shell's.
+        super().__init__(page=int(page_id or 0),
                          prefix=base_url.rstrip("/") + "/twinspace/page/")
         self.client = client or TwinSpaceClient()
         self.spaces_dir = spaces_dir
-        self.nav = Navigation(page_id, space=space, section=section, base_url=base_url,
-                              hub_url=hub_url, client=self.client)
+        self.nav = Navigation(page_id, space=space, section=section, tool=tool, member=member,
+                              base_url=base_url, hub_url=hub_url, client=self.client)
         self.content = widgets.VBox()
         self.content.add_class("ts-shell-content")
         self.box = widgets.VBox([self, self.nav, self.content])
@@ -195,13 +196,15 @@ def import_apps() -> None:
             import_module(f"{__package__}.{target.partition(':')[0]}")
 
 
-def shell(page_id: int, *, space: str, section: str, base_url: str,
-          hub_url: str) -> widgets.VBox:
-    """The member view's first cell: the navigation of page `page_id` and the shell.
+def shell(page_id: int | None, *, space: str, section: str, base_url: str, hub_url: str,
+          tool: str = "", member: str = "") -> widgets.VBox:
+    """The member view's first cell: the navigation of page `page_id` (or of `tool`) and
+    the shell.
 
-    The page's own cells follow in Voila's render, as without the shell; the first move to
-    another page replaces them (the browser drops their cells, the kernel their widgets).
+    The page's own cells (or the tool's) follow in Voila's render, as without the shell;
+    the first move to a page replaces them (the browser drops their cells, the kernel their
+    widgets).
     """
     import_apps()
-    return Shell(page_id, space=space, section=section, base_url=base_url,
-                 hub_url=hub_url).box
+    return Shell(page_id, space=space, section=section, tool=tool, member=member,
+                 base_url=base_url, hub_url=hub_url).box
