@@ -96,7 +96,7 @@ def test_a_swap_shows_the_page_under_its_bar_and_closes_the_old_one(world, volum
     swap(shell, chat_page)
     assert not blog_widgets & set(_instances), "the blog page's widgets are all closed"
     assert "depth" not in shell.namespace
-    [chat] = [w for w in _live_apps(shell) if isinstance(w, Chat)]
+    [chat] = [w for w in _live_widgets(shell) if isinstance(w, Chat)]
     assert chat.live
 
     # Back home: the chat stopped following its room when its page went.
@@ -105,12 +105,12 @@ def test_a_swap_shows_the_page_under_its_bar_and_closes_the_old_one(world, volum
     assert shell.nav.section == "home"
 
 
-def _built_kinds(shell: Shell) -> list[type]:
-    return [type(_instances[m]) for m in widgets_of(shell) if m in _instances]
-
-
-def _live_apps(shell: Shell) -> list:
+def _live_widgets(shell: Shell) -> list:
     return [_instances[m] for m in widgets_of(shell) if m in _instances]
+
+
+def _built_kinds(shell: Shell) -> list[type]:
+    return [type(widget) for widget in _live_widgets(shell)]
 
 
 def test_markdown_is_sanitized_and_a_failing_cell_does_not_stop_the_page(world, volume,

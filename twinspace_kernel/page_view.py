@@ -64,14 +64,19 @@ def read_notebook(path: str | Path) -> dict:
     return notebook
 
 
-def page_notebook(page: dict, client: Any, spaces_dir: str | None = None) -> dict:
+def volume_root(spaces_dir: str | None = None) -> str:
+    """The shared volume's folder: `spaces_dir` when given, else $TWINSPACE_SPACES_DIR
+    (set by the hub's spawner); "" where there is none."""
+    return os.environ.get("TWINSPACE_SPACES_DIR", "") if spaces_dir is None else spaces_dir
+
+
+def read_page_notebook(page: dict, client: Any, root: str) -> dict:
     """Page `page`'s notebook as the member may read it.
 
-    From the shared volume (this process runs as the member: OS permissions apply), or,
-    where the volume refuses, from the service, which decides: a server's Unix groups are
-    those it started with, so a space made or a role given since is not in them yet.
+    From the shared volume `root` (this process runs as the member: OS permissions apply),
+    or, without one or where it refuses, from the service, which decides: a server's Unix
+    groups are those it started with, so a space made or a role given since is not in them.
     """
-    root = os.environ.get("TWINSPACE_SPACES_DIR", "") if spaces_dir is None else spaces_dir
     if root:
         try:
             return read_notebook(Path(root) / page_path(page))
@@ -80,13 +85,16 @@ def page_notebook(page: dict, client: Any, spaces_dir: str | None = None) -> dic
     return client.get(f"pages/{page['id']}/notebook")
 
 
-def run_cell_quietly(source: str, namespace: dict) -> None:
+def run_cell_quietly(source: str, namespace: dict | None = None) -> None:
     """Run a cell's code like a notebook (magics; the last expression is displayed) in
-    `namespace`; errors are raised to the caller, which shows no traceback."""
+    `namespace` (by default the kernel's own); errors are raised to the caller, which
+    shows no traceback."""
     from IPython import get_ipython
     from IPython.display import display
 
     shell = get_ipython()
+    if namespace is None:
+        namespace = shell.user_ns if shell is not None else {}
     code = shell.transform_cell(source) if shell is not None else source
     tree = ast.parse(code)
     last = None

@@ -20,7 +20,6 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import ipywidgets as widgets
-from IPython import get_ipython
 from IPython.display import display
 
 from twinspace_kernel import page_view
@@ -150,8 +149,7 @@ class PublicPage(widgets.VBox):
         out = widgets.Output()
         with out:
             try:
-                shell = get_ipython()
-                page_view.run_cell_quietly(source, shell.user_ns if shell is not None else {})
+                page_view.run_cell_quietly(source)
             except Exception as e:  # a broken cell: a neutral line instead of a traceback
                 log.warning("A teacher's cell failed on public page %s: %s", self.page_id,
                             type(e).__name__)

@@ -23,7 +23,6 @@ from voila.handler import VoilaHandler
 
 from twinspace_kernel import page_view, rights
 from twinspace_kernel.i18n import LANGUAGES, pick_language
-from twinspace_kernel.page_view import page_path
 
 from . import messages as msg
 from .service import ServiceError, ViewService
@@ -336,7 +335,7 @@ class PageHandler(VoilaHandler, ViewHandler):
         if not self.view.spaces_dir:
             self.polite(503, language, msg.UNAVAILABLE_TITLE, msg.UNAVAILABLE)
             return
-        os_path = Path(self.view.spaces_dir) / page_path(page)
+        os_path = Path(self.view.spaces_dir) / page_view.page_path(page)
         try:
             with open(os_path, "rb"):
                 pass
@@ -355,7 +354,7 @@ class PageHandler(VoilaHandler, ViewHandler):
             return
         self.twinspace_page = {**page, "language": language, "shell": self.view.shell}
         self.view.remember_space(page["space"])
-        async for html in self.get_generator(path=page_path(page)):
+        async for html in self.get_generator(path=page_view.page_path(page)):
             self.write(html)
             self.flush()
 

@@ -133,10 +133,9 @@ class Navigation(TwinSpaceApp):
         self.tool = tool
         self.member = member
         self.page: dict | None = None
-        # A page the caller has just read (the shell's swap): not read a second time, and
-        # the bar's other reads, which the caller started meanwhile.
-        self.known_page: dict | None = None
-        self.started_reads: list[Future] | None = None
+        # What the caller read ahead (the shell's swap): the page, and the bar's other
+        # reads under way; used once, by the next refresh.
+        self.ahead: tuple[dict, list[Future]] | None = None
         self.base_url = base_url or server_prefix()
         self.hub_url = hub_url or hub_address()
         self.bar = widgets.HTML()
@@ -173,10 +172,10 @@ class Navigation(TwinSpaceApp):
             context = (f"pages/{self.page_id}", {})
         else:
             context = (f"spaces/{self.space_slug}", {"section": self.section})
-        known, self.known_page = self.known_page, None
-        started, self.started_reads = self.started_reads, None
-        if known is not None and started is not None:
-            found, me, spaces, pages = known, *(call.result() for call in started)
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            found, started = ahead
+            me, spaces, pages = (call.result() for call in started)
         else:
             # Independent reads at once: a page opens as soon as its bar is drawn.
             with ThreadPoolExecutor(max_workers=4) as pool:
@@ -199,14 +198,14 @@ class Navigation(TwinSpaceApp):
                                                client=self.client)]
         self.arrange()
 
-    def go(self, page: dict, started_reads: list[Future] | None = None) -> None:
+    def go(self, page: dict, started_reads: list[Future]) -> None:
         """Become the bar of `page`, just read from the service (the member view's shell
         moves between pages in place); any open tools of the previous page go.
 
         started_reads: `bar_reads(page["space"])` already under way, in that order.
         """
-        self.page_id, self.known_page, self.page = int(page["id"]), page, None
-        self.started_reads = started_reads
+        self.page_id, self.page = int(page["id"]), None
+        self.ahead = (page, started_reads)
         self.space_slug, self.section = page["space"], page["section"]
         self.tool = self.member = ""
         self.managing = False

@@ -67,7 +67,7 @@ class Shell(anywidget.AnyWidget):
         super().__init__(page=int(page_id or 0),
                          prefix=base_url.rstrip("/") + "/twinspace/page/")
         self.client = client or TwinSpaceClient()
-        self.spaces_dir = spaces_dir
+        self.volume = page_view.volume_root(spaces_dir)
         self.nav = Navigation(page_id, space=space, section=section, tool=tool, member=member,
                               base_url=base_url, hub_url=hub_url, client=self.client)
         self.content = widgets.VBox()
@@ -103,7 +103,7 @@ class Shell(anywidget.AnyWidget):
         old = set(_instances) - self.keep
         try:
             page = self.client.get(f"pages/{page_id}")
-            notebook = page_view.page_notebook(page, self.client, self.spaces_dir)
+            notebook = page_view.read_page_notebook(page, self.client, self.volume)
         except (TwinSpaceError, OSError, ValueError) as e:
             log.info("page %s is not shown in place: %s", page_id, e)
             return None
@@ -170,11 +170,9 @@ class Shell(anywidget.AnyWidget):
 
     def enter_folder(self, page: dict) -> None:
         """A teacher's cell opening a file next to its page finds it, as in a full render."""
-        root = os.environ.get("TWINSPACE_SPACES_DIR", "") if self.spaces_dir is None \
-            else self.spaces_dir
-        if root:
+        if self.volume:
             try:
-                os.chdir(Path(root) / page["space"] / page["section"])
+                os.chdir(Path(self.volume) / page["space"] / page["section"])
             except OSError:
                 pass
 
