@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +106,27 @@ def twinspace_command(data_dir: str | os.PathLike, db_url: str) -> list[str]:
     ]
 
 
-def free_port() -> int:
-    """Return a currently free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """`count` distinct TCP ports free now on 127.0.0.1, none of them in `avoid`.
+
+    Every socket stays bound until all are picked: picked one after another, the same
+    port can come back twice (seen once: a hub's proxy and its service given one port).
+    """
+    avoid = set(avoid)
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        while len(ports) < count:
+            s = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port not in avoid:
+                ports.append(port)
+        return ports
+
+
+def free_port(avoid: Iterable[int] = ()) -> int:
+    """Return a currently free TCP port on 127.0.0.1 (not one of `avoid`)."""
+    return free_ports(1, avoid)[0]
 
 
 def _children_map() -> dict[int, list[int]]:
@@ -241,10 +257,7 @@ class RealHub:
         self._own_workdir = workdir is None
         self.keep_workdir = keep_workdir
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="realhub-"))
-        self.port = free_port()
-        self.hub_port = free_port()
-        self.proxy_api_port = free_port()
-        self.service_port = free_port()
+        self.port, self.hub_port, self.proxy_api_port, self.service_port = free_ports(4)
         self.harness_token = secrets.token_hex(16)
         self.service_token = secrets.token_hex(16)
         self.proc: subprocess.Popen | None = None

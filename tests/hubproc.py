@@ -45,7 +45,9 @@ class TwinSpaceHub(RealHub):
         self.data_dir = Path(data_dir)
         self.settings = settings or {}
         self.hub_env = env or {}
-        self.public_port = free_port()  # the public view's; kept across restart()
+        # The public view's; kept across restart().
+        self.public_port = free_port(
+            avoid=(self.port, self.hub_port, self.proxy_api_port, self.service_port))
 
     def config_text(self) -> str:
         settings = {
